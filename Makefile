@@ -1,0 +1,43 @@
+# Harness for the ARM SMMUv3 / PCI ATS series on Linux 6.12 (see README.md).
+# Each target is a verb; the work is in scripts/, one script a job.
+#
+# Variables: SERIES=none (unpatched base)  EXTRA_PATCHES="a.patch ..."
+#            FORCE=1 (make tree over unexported work)  JOBS=N
+#            BOOT_TIMEOUT=s  KUNIT_ARGS='...'  GUEST_ARGS='...'
+export SERIES EXTRA_PATCHES FORCE JOBS BOOT_TIMEOUT KUNIT_ARGS GUEST_ARGS
+
+S := scripts
+
+.PHONY: help deps tree export kernel guest kunit check run shell clean
+help:
+	@echo "make deps     install what is missing with apt (pinned base included)"
+	@echo "make tree     unpack the base, build/linux = base + patches/series (git am)"
+	@echo "make export   write build/linux's base..HEAD back into patches/"
+	@echo "make kunit    kunit.py run --arch=arm64 with configs/kunit.config"
+	@echo "make kernel   build the arm64 boot kernel (out of tree, ccache)"
+	@echo "make check    the test command: hygiene, KUnit at boot, guest tests"
+	@echo "make run      boot it and show what the SMMU does"
+	@echo "make shell    boot it with an interactive busybox shell"
+	@echo "make clean    remove build outputs (keeps the trees and the ccache)"
+	@echo "Variables: SERIES=none  EXTRA_PATCHES=\"a.patch b.patch\"  FORCE=1"
+
+deps:
+	@$(S)/deps.sh
+tree:
+	@$(S)/tree.sh
+export:
+	@$(S)/export.sh
+kernel: tree
+	@$(S)/kernel.sh >/dev/null
+guest: tree
+	@$(S)/guest.sh
+kunit: tree
+	@$(S)/kunit.sh
+check: tree
+	@$(S)/check.sh
+run: tree
+	@$(S)/run.sh
+shell: tree
+	@$(S)/shell.sh
+clean:
+	rm -rf build/out build/*/out build/kunit build/*/kunit build/guest build/qemu build/logs

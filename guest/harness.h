@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Shared helpers of the guest programs: KTAP output, sysfs and kernel log
+ * access, SHA-256, and VFIO type1 plumbing. Built statically for aarch64.
+ */
+#ifndef GUEST_HARNESS_H
+#define GUEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ktap.c: one suite of nested KTAP, in the layout KUnit prints. */
+void ktap_begin(const char *suite, int planned);
+void ktap_result(bool ok, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void ktap_skip(const char *name, const char *why);
+void ktap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int ktap_end(void);		/* returns the number of failures */
+extern int ktap_failed;
+
+/* sys.c: small file and sysfs helpers; all return <0 / NULL on error. */
+int read_file(const char *path, char *buf, size_t len);
+int read_filef(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int write_file(const char *path, const char *val);
+int link_basename(const char *path, char *buf, size_t len);
+const char *cmdline_get(const char *key);	/* value of key= on /proc/cmdline */
+char *kernel_log(void);				/* malloc'ed dmesg text */
+size_t count_substr(const char *hay, const char *needle);
+uint64_t now_ns(void);
+
+/* PCI helpers over /sys/bus/pci/devices. */
+int pci_find(unsigned int vendor, unsigned int device, char *bdf, size_t len);
+unsigned int pci_sid(const char *bdf);	/* requester ID: bus << 8 | devfn */
+int pci_bind(const char *bdf, const char *driver);
+
+/* sha256.c */
+void sha256(const void *data, size_t len, uint8_t out[32]);
+void sha256_hex(const uint8_t dgst[32], char out[65]);
+struct sha256_ctx {
+	uint32_t h[8];
+	uint64_t len;
+	uint8_t buf[64];
+	size_t fill;
+};
+void sha256_init(struct sha256_ctx *c);
+void sha256_update(struct sha256_ctx *c, const void *data, size_t len);
+void sha256_final(struct sha256_ctx *c, uint8_t out[32]);
+
+/* Read a whole block device with O_DIRECT (every byte by DMA) and hash it. */
+int disk_sha256(const char *dev, char hex[65], size_t *bytes);
+
+/* vfio.c: a type1v2 container with one group (and optionally its device). */
+struct vfio {
+	int container, group, device;
+};
+int vfio_open(struct vfio *v, const char *bdf, bool want_device);
+void vfio_close(struct vfio *v);
+int vfio_map(struct vfio *v, void *vaddr, uint64_t iova, uint64_t size);
+int vfio_unmap(struct vfio *v, uint64_t iova, uint64_t size);
+void *vfio_mmap_bar(struct vfio *v, int bar, size_t *size);
+int vfio_cfg_write16(struct vfio *v, unsigned int off, uint16_t val);
+int vfio_cfg_read16(struct vfio *v, unsigned int off, uint16_t *val);
+
+#endif

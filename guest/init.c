@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /init of the test initramfs. The kernel command line selects the mode:
+ *
+ *   guest.mode=check   run the guest tests and print KTAP (make check)
+ *   guest.mode=run     print what the SMMU is doing, for a person (make run)
+ *   guest.mode=shell   start /bin/busybox sh if the initramfs has it
+ *
+ * guest.sha_vda= and guest.sha_nvme= carry the host's SHA-256 of the disks.
+ * guest.vfio_cycles= sets the number of VFIO container cycles (default 200).
+ *
+ * The output between "harness-guest: begin" and "harness-guest: end" is the
+ * guest's KTAP; the host extracts it from the console log.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define EDU_VENDOR	0x1234
+#define EDU_DEVICE	0x11e8
+#define EDU_ID		0x00
+#define EDU_DMA_SRC	0x80
+#define EDU_DMA_DST	0x88
+#define EDU_DMA_CNT	0x90
+#define EDU_DMA_CMD	0x98
+#define EDU_CMD_START	0x1
+#define EDU_CMD_TO_RAM	0x2
+#define EDU_BUF		0x40000
+#define PCI_COMMAND	0x04
+#define PCI_COMMAND_MASTER 0x4
+
+/* The edu DMA test: sizes and IOVAs (edu's default DMA mask is 28 bits). */
+#define DMA_LEN		2048	/* QEMU 7.2's edu aborts the VM at exactly 4096 */
+#define IOVA_SRC	0x100000
+#define IOVA_DST	0x200000
+#define IOVA_UNMAPPED	0x800000
+#define FAULT_LEN	64	/* one translation fault per 4 bytes */
+
+static bool run_mode;	/* make run: human output instead of KTAP */
+
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (run_mode) {
+		vprintf(fmt, ap);
+		printf("\n");
+	} else {
+		printf("    # ");
+		vprintf(fmt, ap);
+		printf("\n");
+	}
+	va_end(ap);
+	fflush(stdout);
+}
+
+static void setup(void)
+{
+	mkdir("/proc", 0755);
+	mkdir("/sys", 0755);
+	mkdir("/dev", 0755);
+	mount("proc", "/proc", "proc", 0, NULL);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	mkdir("/sys/kernel/debug", 0755);
+	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	/* Keep kernel messages off the console: the KTAP must not interleave. */
+	klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, NULL, 1);
+}
+
+static void poweroff(void)
+{
+	fflush(stdout);
+	sync();
+	reboot(RB_POWER_OFF);
+	for (;;)
+		pause();
+}
+
+/* --- SMMU and groups ----------------------------------------------------- */
+
+static int test_smmu_probed(void)
+{
+	DIR *d = opendir("/sys/class/iommu");
+	struct dirent *e;
+	char *log = kernel_log(), *p;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, "smmu3.", 6)) {
+			out("iommu: %s", e->d_name);
+			n++;
+		}
+	if (d)
+		closedir(d);
+	p = log ? strstr(log, "features 0x") : NULL;
+	if (p) {
+		char feat[32] = "";
+
+		sscanf(p, "features %31s", feat);
+		out("SMMUv3 features %s", feat);
+	}
+	if (log && strstr(log, "option mask"))
+		out("SMMUv3 options reported at probe");
+	free(log);
+	if (!run_mode)
+		ktap_result(n == 1 && p, "smmuv3_probed",
+			    "%d smmu3.* in /sys/class/iommu, features line %s", n,
+			    p ? "found" : "missing");
+	return n == 1 && p;
+}
+
+static int test_groups(void)
+{
+	DIR *d = opendir("/sys/bus/pci/devices");
+	struct dirent *e;
+	int n = 0, bad = 0;
+
+	if (run_mode)
+		out("%-13s %-9s %-10s %5s  %s", "PCI device", "id", "driver", "group", "domain");
+	while (d && (e = readdir(d))) {
+		char ven[16], dev[16], drv[32] = "-", grp[16] = "?", type[32] = "?", path[256];
+
+		if (e->d_name[0] == '.')
+			continue;
+		n++;
+		read_filef(ven, sizeof(ven), "/sys/bus/pci/devices/%s/vendor", e->d_name);
+		read_filef(dev, sizeof(dev), "/sys/bus/pci/devices/%s/device", e->d_name);
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", e->d_name);
+		link_basename(path, drv, sizeof(drv));
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", e->d_name);
+		link_basename(path, grp, sizeof(grp));
+		read_filef(type, sizeof(type), "/sys/bus/pci/devices/%s/iommu_group/type", e->d_name);
+		out("%-13s %s:%s %-10s %5s  %s", e->d_name, ven + 2, dev + 2, drv, grp, type);
+		if (strcmp(type, "DMA") && strcmp(type, "DMA-FQ"))
+			bad++;
+	}
+	if (d)
+		closedir(d);
+	if (!run_mode)
+		ktap_result(n > 0 && !bad, "pci_devices_in_dma_domains",
+			    "%d of %d PCI devices are not in a DMA domain", bad, n);
+	return n > 0 && !bad;
+}
+
+/* --- Disks read through the SMMU -------------------------------------------- */
+
+static int check_disk(const char *name, const char *key, const char *test)
+{
+	const char *want = cmdline_get(key);
+	char dev[64], hex[65], type[32] = "?";
+	size_t bytes = 0;
+	uint64_t t0;
+	int ret;
+
+	snprintf(dev, sizeof(dev), "/dev/%s", name);
+	/* block device -> virtio or nvme device -> its PCI function */
+	read_filef(type, sizeof(type), "/sys/block/%s/device/../iommu_group/type", name);
+	t0 = now_ns();
+	ret = disk_sha256(dev, hex, &bytes);
+	if (ret) {
+		if (!run_mode)
+			ktap_result(false, test, "reading %s: %s", dev, strerror(-ret));
+		else
+			out("%s: read failed: %s", dev, strerror(-ret));
+		return 0;
+	}
+	out("%s: %zu KiB by DMA in %llu ms, sha256 %.16s..., domain %s", dev, bytes >> 10,
+	    (unsigned long long)(now_ns() - t0) / 1000000, hex, type);
+	if (run_mode) {
+		out("%s: checksum %s the host's", dev, want && !strcmp(want, hex) ? "matches" : "DIFFERS from");
+		return 1;
+	}
+	ktap_result(want && !strcmp(want, hex) && bytes > 0, test,
+		    "sha256 %s, host says %s", hex, want ? want : "(nothing)");
+	return 1;
+}
+
+/* --- VFIO ---------------------------------------------------------------- */
+
+struct reader {
+	atomic_bool stop;
+	int passes, errors;
+	const char *dev, *want;
+};
+
+/* Re-read a disk through its DMA domain while VFIO attaches another group. */
+static void *reader_fn(void *arg)
+{
+	struct reader *r = arg;
+	char hex[65];
+	size_t bytes;
+
+	while (!atomic_load(&r->stop)) {
+		if (disk_sha256(r->dev, hex, &bytes) || !r->want || strcmp(hex, r->want))
+			r->errors++;
+		r->passes++;
+	}
+	return NULL;
+}
+
+static int test_vfio_cycles(const char *bdf)
+{
+	const char *s = cmdline_get("guest.vfio_cycles");
+	int cycles = s ? atoi(s) : 200, i, j, err = 0, maps = 0;
+	struct reader r = { .dev = "/dev/nvme0n1", .want = cmdline_get("guest.sha_nvme") };
+	const size_t sz = 1 << 20;
+	char *buf = aligned_alloc(1 << 21, 4 * sz);
+	pthread_t th;
+	uint64_t t0;
+	const char *what = "";
+
+	memset(buf, 0x5a, 4 * sz);
+	pthread_create(&th, NULL, reader_fn, &r);
+	t0 = now_ns();
+	for (i = 0; i < cycles && !err; i++) {
+		struct vfio v;
+
+		err = vfio_open(&v, bdf, false);
+		if (err) {
+			what = "open/attach";
+			break;
+		}
+		for (j = 0; j < 4 && !err; j++) {
+			err = vfio_map(&v, buf + j * sz, 0x1000000 + j * sz, sz);
+			what = "map";
+			maps += !err;
+		}
+		for (j = 0; j < 4 && !err; j++) {
+			err = vfio_unmap(&v, 0x1000000 + j * sz, sz);
+			what = "unmap";
+		}
+		vfio_close(&v);
+	}
+	atomic_store(&r.stop, true);
+	pthread_join(th, NULL);
+	out("VFIO: %d container cycles (attach, 4 x 1 MiB map+unmap, detach) in %llu ms",
+	    i, (unsigned long long)(now_ns() - t0) / 1000000);
+	out("VFIO: meanwhile %d reads of nvme0n1 through its DMA domain, %d bad", r.passes, r.errors);
+	free(buf);
+	if (run_mode)
+		return !err;
+	ktap_result(!err && i == cycles, "vfio_container_cycles",
+		    "cycle %d: %s failed: %s", i, what, strerror(-err));
+	ktap_result(!r.errors && r.passes > 0, "dma_during_vfio_cycles",
+		    "%d of %d nvme reads during the cycles mismatched", r.errors, r.passes);
+	return !err;
+}
+
+static int edu_wait(volatile uint32_t *bar)
+{
+	int i;
+
+	for (i = 0; i < 500; i++) {	/* edu's DMA runs from a 100 ms timer */
+		if (!(bar[EDU_DMA_CMD / 4] & EDU_CMD_START))
+			return 0;
+		usleep(2000);
+	}
+	return -ETIMEDOUT;
+}
+
+static void edu_dma(volatile uint32_t *bar, uint64_t src, uint64_t dst, uint32_t len, uint32_t cmd)
+{
+	*(volatile uint64_t *)((volatile char *)bar + EDU_DMA_SRC) = src;
+	*(volatile uint64_t *)((volatile char *)bar + EDU_DMA_DST) = dst;
+	*(volatile uint64_t *)((volatile char *)bar + EDU_DMA_CNT) = len;
+	bar[EDU_DMA_CMD / 4] = cmd | EDU_CMD_START;
+}
+
+static int test_edu_dma(const char *bdf)
+{
+	struct vfio v;
+	volatile uint32_t *bar;
+	size_t barsz;
+	uint8_t *src = aligned_alloc(4096, 4096), *dst = aligned_alloc(4096, 4096);
+	uint16_t cmd;
+	char *log;
+	int ret, i, ok = 0;
+	size_t before, after, others;
+
+	ret = vfio_open(&v, bdf, true);
+	if (ret) {
+		if (!run_mode) {
+			ktap_result(false, "edu_dma_through_vfio", "vfio_open: %s", strerror(-ret));
+			ktap_result(false, "edu_dma_unmapped_iova_faults", "not run");
+		}
+		return 0;
+	}
+	bar = vfio_mmap_bar(&v, 0, &barsz);
+	for (i = 0; i < 4096; i++) {
+		src[i] = (uint8_t)(i * 7 + 3);
+		dst[i] = 0;
+	}
+	ret = !bar ? -ENXIO : 0;
+	if (!ret)
+		ret = vfio_cfg_read16(&v, PCI_COMMAND, &cmd);
+	if (!ret)
+		ret = vfio_cfg_write16(&v, PCI_COMMAND, cmd | PCI_COMMAND_MASTER);
+	if (!ret)
+		ret = vfio_map(&v, src, IOVA_SRC, 4096);
+	if (!ret)
+		ret = vfio_map(&v, dst, IOVA_DST, 4096);
+	if (!ret && (bar[EDU_ID / 4] & 0xff) != 0xed)
+		ret = -ENODEV;
+	if (!ret) {
+		edu_dma(bar, IOVA_SRC, EDU_BUF, DMA_LEN, 0);
+		ret = edu_wait(bar);
+	}
+	if (!ret) {
+		edu_dma(bar, EDU_BUF, IOVA_DST, DMA_LEN, EDU_CMD_TO_RAM);
+		ret = edu_wait(bar);
+	}
+	if (!ret) {
+		ok = !memcmp(src, dst, DMA_LEN);
+		for (i = DMA_LEN; i < 4096 && ok; i++)
+			ok = dst[i] == 0;
+	}
+	out("edu %s: DMA %d bytes IOVA 0x%x -> device -> IOVA 0x%x through a VFIO domain: %s",
+	    bdf, DMA_LEN, IOVA_SRC, IOVA_DST, ret ? strerror(-ret) : ok ? "data matches" : "DATA DIFFERS");
+	if (!run_mode)
+		ktap_result(!ret && ok, "edu_dma_through_vfio", "%s",
+			    ret ? strerror(-ret) : "data differs");
+
+	/* A DMA from an IOVA that is not mapped must fault in the SMMU. */
+	log = kernel_log();
+	before = count_substr(log, "event 0x10 received");
+	others = count_substr(log, "event 0x");
+	free(log);
+	edu_dma(bar, IOVA_UNMAPPED, EDU_BUF, FAULT_LEN, 0);
+	ret = edu_wait(bar);
+	usleep(20000);
+	log = kernel_log();
+	after = count_substr(log, "event 0x10 received");
+	others = count_substr(log, "event 0x") - others - (after - before);
+	free(log);
+	/* The host checks the exact events in QEMU's trace against this line. */
+	printf("    # harness-expect-smmu-events: SMMU_EVT_F_TRANSLATION sid=0x%x count=%d\n",
+	       pci_sid(bdf), FAULT_LEN / 4);
+	out("edu DMA from unmapped IOVA 0x%x: %zu translation fault event(s) reported by the driver",
+	    IOVA_UNMAPPED, after - before);
+	if (!run_mode)
+		ktap_result(!ret && after > before && !others, "edu_dma_unmapped_iova_faults",
+			    "wait %s, %zu F_TRANSLATION reports, %zu other events",
+			    strerror(-ret), after - before, others);
+	vfio_unmap(&v, IOVA_SRC, 4096);
+	vfio_unmap(&v, IOVA_DST, 4096);
+	vfio_close(&v);
+	free(src);
+	free(dst);
+	return ok;
+}
+
+static int test_kernel_log_clean(void)
+{
+	static const char *const bad[] = {
+		"WARNING:", "BUG:", "Oops", "KASAN:", "UBSAN:", "Call trace:",
+		"possible recursive locking", "suspicious RCU usage",
+		"C_BAD_STE", "C_BAD_CD", "gerror",
+	};
+	char *log = kernel_log();
+	size_t i, n = 0;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t c = count_substr(log, bad[i]);
+
+		if (c)
+			out("kernel log: %zu x \"%s\"", c, bad[i]);
+		n += c;
+	}
+	free(log);
+	ktap_result(log && !n, "kernel_log_clean", "%zu suspicious line(s) in the kernel log", n);
+	return !n;
+}
+
+static void shell(void)
+{
+	char *const argv[] = { "/bin/busybox", "sh", NULL };
+
+	if (access(argv[0], X_OK)) {
+		printf("harness: no /bin/busybox in this initramfs (see README: make shell)\n");
+		return;
+	}
+	printf("harness: guest shell; 'poweroff -f' or Ctrl-A x leaves\n");
+	fflush(stdout);
+	if (!fork()) {
+		setsid();
+		ioctl(0, TIOCSCTTY, 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	while (wait(NULL) > 0)
+		;
+}
+
+int main(void)
+{
+	const char *mode;
+	char edu[32] = "";
+	int has_edu;
+
+	setup();
+	mode = cmdline_get("guest.mode");
+	if (!mode)
+		mode = "check";
+	run_mode = !strcmp(mode, "run");
+	has_edu = !pci_find(EDU_VENDOR, EDU_DEVICE, edu, sizeof(edu));
+
+	if (!strcmp(mode, "shell")) {
+		shell();
+		poweroff();
+	}
+	printf("harness-guest: begin\n");
+	if (run_mode) {
+		test_smmu_probed();
+		test_groups();
+		check_disk("vda", "guest.sha_vda", NULL);
+		check_disk("nvme0n1", "guest.sha_nvme", NULL);
+		if (has_edu && !pci_bind(edu, "vfio-pci")) {
+			test_vfio_cycles(edu);
+			test_edu_dma(edu);
+		} else {
+			out("edu device not found or not bindable to vfio-pci");
+		}
+	} else {
+		int ret;
+
+		ktap_begin("guest", 10);
+		test_smmu_probed();
+		test_groups();
+		check_disk("vda", "guest.sha_vda", "virtio_blk_read_through_smmu");
+		check_disk("nvme0n1", "guest.sha_nvme", "nvme_read_through_smmu");
+		ret = has_edu ? pci_bind(edu, "vfio-pci") : -ENODEV;
+		ktap_result(!ret, "edu_bound_to_vfio_pci", "edu %s: %s", edu, strerror(-ret));
+		if (!ret) {
+			test_vfio_cycles(edu);
+			test_edu_dma(edu);
+		} else {
+			ktap_skip("vfio_container_cycles", "edu not bound");
+			ktap_skip("dma_during_vfio_cycles", "edu not bound");
+			ktap_skip("edu_dma_through_vfio", "edu not bound");
+			ktap_skip("edu_dma_unmapped_iova_faults", "edu not bound");
+		}
+		test_kernel_log_clean();
+		ktap_end();
+	}
+	printf("harness-guest: end\n");
+	poweroff();
+	return 0;
+}

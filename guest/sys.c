@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0
+/* File, sysfs, kernel log and PCI helpers of the guest programs. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/klog.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "harness.h"
+
+int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = 0;
+	return n;
+}
+
+int read_filef(char *buf, size_t len, const char *fmt, ...)
+{
+	char path[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	return read_file(path, buf, len);
+}
+
+int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return n;
+}
+
+int link_basename(const char *path, char *buf, size_t len)
+{
+	char tgt[512];
+	ssize_t n = readlink(path, tgt, sizeof(tgt) - 1);
+
+	if (n < 0)
+		return -errno;
+	tgt[n] = 0;
+	snprintf(buf, len, "%s", basename(tgt));
+	return 0;
+}
+
+const char *cmdline_get(const char *key)
+{
+	static char cmdline[4096];
+	static char val[512];
+	size_t klen = strlen(key);
+	char *tok, *save;
+
+	if (!cmdline[0] && read_file("/proc/cmdline", cmdline, sizeof(cmdline)) < 0)
+		return NULL;
+	char copy[sizeof(cmdline)];
+
+	memcpy(copy, cmdline, sizeof(copy));
+	for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		if (!strncmp(tok, key, klen) && tok[klen] == '=') {
+			snprintf(val, sizeof(val), "%s", tok + klen + 1);
+			return val;
+		}
+	}
+	return NULL;
+}
+
+char *kernel_log(void)
+{
+	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	char *buf;
+	int n;
+
+	if (len <= 0)
+		len = 1 << 20;
+	buf = malloc(len + 1);
+	if (!buf)
+		return NULL;
+	n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+size_t count_substr(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	if (!hay)
+		return 0;
+	while ((hay = strstr(hay, needle))) {
+		n++;
+		hay += strlen(needle);
+	}
+	return n;
+}
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int pci_find(unsigned int vendor, unsigned int device, char *bdf, size_t len)
+{
+	DIR *d = opendir("/sys/bus/pci/devices");
+	struct dirent *e;
+	char v[32], dv[32];
+	int ret = -ENODEV;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (read_filef(v, sizeof(v), "/sys/bus/pci/devices/%s/vendor", e->d_name) < 0 ||
+		    read_filef(dv, sizeof(dv), "/sys/bus/pci/devices/%s/device", e->d_name) < 0)
+			continue;
+		if (strtoul(v, NULL, 16) == vendor && strtoul(dv, NULL, 16) == device) {
+			snprintf(bdf, len, "%s", e->d_name);
+			ret = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+unsigned int pci_sid(const char *bdf)
+{
+	unsigned int dom, bus, dev, fn;
+
+	if (sscanf(bdf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) != 4)
+		return ~0u;
+	return bus << 8 | dev << 3 | fn;
+}
+
+/* Bind bdf to driver (through driver_override), unbinding it first. */
+int pci_bind(const char *bdf, const char *driver)
+{
+	char path[256], cur[64];
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	if (!link_basename(path, cur, sizeof(cur))) {
+		if (!strcmp(cur, driver))
+			return 0;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+		ret = write_file(path, bdf);
+		if (ret)
+			return ret;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	ret = write_file(path, driver);
+	if (ret)
+		return ret;
+	ret = write_file("/sys/bus/pci/drivers_probe", bdf);
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	if (link_basename(path, cur, sizeof(cur)) || strcmp(cur, driver))
+		return -ENODEV;
+	return 0;
+}
+
+int disk_sha256(const char *dev, char hex[65], size_t *bytes)
+{
+	const size_t chunk = 1 << 20;
+	struct sha256_ctx c;
+	uint8_t d[32];
+	void *buf;
+	ssize_t n;
+	int fd, ret = 0;
+
+	fd = open(dev, O_RDONLY | O_DIRECT);
+	if (fd < 0)
+		return -errno;
+	if (posix_memalign(&buf, 4096, chunk)) {
+		close(fd);
+		return -ENOMEM;
+	}
+	sha256_init(&c);
+	*bytes = 0;
+	while ((n = read(fd, buf, chunk)) > 0) {
+		sha256_update(&c, buf, n);
+		*bytes += n;
+	}
+	if (n < 0)
+		ret = -errno;
+	sha256_final(&c, d);
+	sha256_hex(d, hex);
+	free(buf);
+	close(fd);
+	return ret;
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# boot.sh MODE IMAGE [INITRAMFS]: boot a kernel on QEMU's virt machine with an
+# SMMUv3 and the test devices, with the SMMUv3 trace events logged.
+#
+#   MODE check   console to build/<...>/console.log, quiet; the guest prints KTAP
+#   MODE run     console on the terminal too (and in the log)
+#   MODE shell   interactive console (needs a terminal)
+#
+# Writes, in $QDIR (default build/qemu, or the variant's logs dir):
+#   console.log  the serial console      trace.log  QEMU's smmuv3 trace
+#   qemu.cmd     the exact command line
+# BOOT_TIMEOUT (seconds, default 600) bounds the run; on timeout the console
+# tail is printed and the exit status is 124.
+. "$(dirname "$0")/lib.sh"
+
+MODE=$1 IMAGE=$2 INITRD=${3:-$BUILD/guest/initramfs.cpio}
+QDIR=${QDIR:-$LOGS}
+TIMEOUT=${BOOT_TIMEOUT:-600}
+SMP=${SMP:-2}
+mkdir -p "$QDIR" "$BUILD/qemu"
+
+[ -f "$IMAGE" ] || die "no kernel image at $IMAGE" "build it first (make kernel)"
+[ -f "$INITRD" ] || die "no initramfs at $INITRD" "build it first (make guest)"
+command -v qemu-system-aarch64 >/dev/null || die "qemu-system-aarch64 not found" "run 'make deps'"
+
+# Two disks of random data, made once; the guest compares its reads (by DMA
+# through the SMMU) with the SHA-256 the host computed.
+disk() {
+	local img=$BUILD/qemu/$1.img
+	if [ ! -f "$img" ] || [ ! -f "$img.sha256" ]; then
+		head -c $((8 << 20)) /dev/urandom >"$img.tmp"
+		mv "$img.tmp" "$img"
+		sha256sum "$img" | cut -d' ' -f1 >"$img.sha256"
+	fi
+	cat "$img.sha256"
+}
+sha_vda=$(disk virtio)
+sha_nvme=$(disk nvme)
+
+append="console=ttyAMA0 panic=-1 loglevel=6 rdinit=/init"
+append+=" vfio_iommu_type1.allow_unsafe_interrupts=1"
+append+=" guest.mode=$MODE guest.sha_vda=$sha_vda guest.sha_nvme=$sha_nvme"
+append+=" ${GUEST_ARGS:-}"
+
+TRACE=$QDIR/trace.log CONSOLE=$QDIR/console.log
+rm -f "$TRACE" "$CONSOLE"
+qemu=(qemu-system-aarch64
+	-machine virt,iommu=smmuv3 -cpu max -smp "$SMP" -m 1G
+	-kernel "$IMAGE" -initrd "$INITRD" -append "$append"
+	-no-reboot -nodefaults -display none
+	-drive "if=none,id=vd0,file=$BUILD/qemu/virtio.img,format=raw,readonly=on"
+	-device virtio-blk-pci,drive=vd0,iommu_platform=on,disable-legacy=on
+	-drive "if=none,id=nv0,file=$BUILD/qemu/nvme.img,format=raw,readonly=on"
+	-device nvme,drive=nv0,serial=harness0
+	-device edu
+	-D "$TRACE"
+	-trace smmuv3_record_event -trace smmuv3_cmdq_opcode
+	-trace smmuv3_cmdq_consume_error -trace smmuv3_write_gerror
+	${QEMU_EXTRA:-})
+printf '%q ' "${qemu[@]}" >"$QDIR/qemu.cmd"
+echo >>"$QDIR/qemu.cmd"
+
+start=$SECONDS
+rc=0
+case $MODE in
+check)
+	timeout --foreground -k 10 "$TIMEOUT" "${qemu[@]}" -serial "file:$CONSOLE" \
+		-monitor none </dev/null >"$QDIR/qemu.out" 2>&1 || rc=$?
+	;;
+run)
+	timeout --foreground -k 10 "$TIMEOUT" "${qemu[@]}" -serial stdio -monitor none \
+		</dev/null 2>"$QDIR/qemu.out" | tee "$CONSOLE" | sed -n '/^harness-guest: begin/,/^harness-guest: end/p' |
+		grep -v '^harness-guest:' || rc=${PIPESTATUS[0]}
+	;;
+shell)
+	"${qemu[@]}" -serial mon:stdio || rc=$?
+	exit $rc
+	;;
+*) die "boot.sh: unknown mode '$MODE'" "use check, run or shell" ;;
+esac
+
+if [ $rc = 124 ] || [ $rc = 137 ]; then
+	tail_log "$CONSOLE" 40
+	die "QEMU did not finish within $TIMEOUT s (BOOT_TIMEOUT) and was killed" \
+		"the console tail is above; full console: ${CONSOLE#"$TOP"/}"
+fi
+if [ $rc != 0 ]; then
+	tail_log "$QDIR/qemu.out" 20
+	tail_log "$CONSOLE" 40
+	die "QEMU exited with status $rc" "command: ${QDIR#"$TOP"/}/qemu.cmd"
+fi
+if ! grep -q '^harness-guest: end' "$CONSOLE"; then
+	tail_log "$CONSOLE" 40
+	if ! grep -q 'harness-guest: begin' "$CONSOLE"; then
+		die "the kernel did not reach /init (or /init did not start the tests)" \
+			"the console tail is above; full console: ${CONSOLE#"$TOP"/}"
+	fi
+	die "the guest tests did not finish (no 'harness-guest: end' line)" \
+		"the console tail is above; full console: ${CONSOLE#"$TOP"/}"
+fi
+echo "$((SECONDS - start))" >"$QDIR/boot.seconds"

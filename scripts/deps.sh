@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# make deps: install with apt what the harness needs and is missing.
+# Idempotent: when everything is present it changes nothing.
+. "$(dirname "$0")/lib.sh"
+
+PKGS=(
+	"$BASE_PKG=$BASE_VERSION"	# the pinned base
+	gcc-aarch64-linux-gnu		# cross compiler, also brings the arm64 libc for static guests
+	qemu-system-arm			# qemu-system-aarch64
+	gcc make bc flex bison libssl-dev libelf-dev cpio kmod rsync xz-utils
+	python3 git ccache sparse perl
+	file				# checkpatch uses it for some checks
+)
+
+missing=()
+for spec in "${PKGS[@]}"; do
+	name=${spec%%=*}
+	want=${spec#*=}
+	[ "$want" = "$spec" ] && want=
+	have=$(dpkg-query -W -f='${db:Status-Abbrev} ${Version}' "$name" 2>/dev/null || true)
+	case $have in
+	"ii "*)
+		if [ -n "$want" ] && [ "${have#ii  }" != "$want" ] && [ "${have#ii }" != "$want" ]; then
+			missing+=("$spec")
+		fi
+		;;
+	*) missing+=("$spec") ;;
+	esac
+done
+
+if [ ${#missing[@]} = 0 ]; then
+	ok "all dependencies present"
+	exit 0
+fi
+
+[ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}" \
+	"run 'make deps' as root, or: sudo apt-get install ${missing[*]}"
+
+info "installing: ${missing[*]}"
+run_logged "$LOGS/apt-update.log" apt-get update
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y --no-install-recommends --allow-downgrades "${missing[@]}" \
+	>"$LOGS/apt-install.log" 2>&1; then
+	tail_log "$LOGS/apt-install.log" 30
+	die "apt-get could not install: ${missing[*]}" \
+		"if $BASE_PKG=$BASE_VERSION is no longer served, see 'apt-cache policy $BASE_PKG'" \
+		"and update base/linux.conf (version and checksum) in a commit of its own"
+fi
+ok "installed ${#missing[@]} package(s)"

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Build the guest programs (static aarch64) and the initramfs:
+#   build/guest/initramfs.cpio         /init and the test programs
+#   build/guest/initramfs-shell.cpio   the same plus /bin/busybox (make shell)
+. "$(dirname "$0")/lib.sh"
+
+G=$BUILD/guest
+mkdir -p "$G"
+command -v ${CROSS}gcc >/dev/null || die "${CROSS}gcc not found" "run 'make deps'"
+run_logged "$LOGS/guest-build.log" make -C "$TOP/guest" O="$G/bin"
+
+# gen_init_cpio from the base tree: it makes device nodes without root.
+gic=$G/gen_init_cpio
+src=$BUILD/src/$BASE_TOPDIR/usr/gen_init_cpio.c
+[ -f "$src" ] || die "$src is missing" "run 'make tree' first"
+if [ ! -x "$gic" ] || [ "$src" -nt "$gic" ]; then
+	gcc -O2 -o "$gic" "$src" || die "could not build gen_init_cpio with the host gcc"
+fi
+
+# cpio LIST OUT: build an initramfs from a gen_init_cpio list, if it changed.
+cpio_from() {
+	local list=$1 out=$2
+	if [ -f "$out" ] && cmp -s "$list" "$out.list"; then
+		local f newer=0
+		for f in $(awk '$1 == "file" { print $3 }' "$list"); do
+			[ "$f" -nt "$out" ] && newer=1
+		done
+		[ $newer = 0 ] && return 0
+	fi
+	"$gic" "$list" >"$out.tmp" || die "gen_init_cpio failed on $list"
+	mv "$out.tmp" "$out"
+	cp "$list" "$out.list"
+}
+
+base_list() {
+	cat <<EOF
+dir /dev 0755 0 0
+nod /dev/console 0600 0 0 c 5 1
+dir /proc 0755 0 0
+dir /sys 0755 0 0
+dir /bin 0755 0 0
+file /init $G/bin/init 0755 0 0
+EOF
+}
+
+base_list >"$G/initramfs.list.new"
+cpio_from "$G/initramfs.list.new" "$G/initramfs.cpio"
+
+if [ "${WITH_BUSYBOX:-}" = 1 ]; then
+	bb=$G/busybox
+	[ -x "$bb" ] || die "build/guest/busybox is missing" "'make shell' fetches it first"
+	{
+		base_list
+		echo "file /bin/busybox $bb 0755 0 0"
+		for a in sh ls cat dmesg mount umount echo lspci poweroff reboot grep find hexdump \
+			head tail wc dd sha256sum ps sleep; do
+			echo "slink /bin/$a busybox 0777 0 0"
+		done
+	} >"$G/initramfs-shell.list.new"
+	cpio_from "$G/initramfs-shell.list.new" "$G/initramfs-shell.cpio"
+fi
+ok "guest programs and initramfs ready (build/guest)"

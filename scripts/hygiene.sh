@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Series hygiene, part of make check. Appends PASS/FAIL/SKIP lines to
+# $RESULTS (for results.py); details go to build/logs/hygiene/.
+#
+#   series_files          patches/series and the patch files agree
+#   cover_letter_base     the cover letter names the pinned base and commit
+#   series_exported       build/linux holds exactly the exported series
+#   checkpatch:<patch>    scripts/checkpatch.pl --strict: no error, warning or check
+#   builds_alone:<patch>  every patch builds on its own (incremental, ccache)
+#   no_new_warnings       sparse (C=2) and W=1 on the touched files: nothing new
+#                         compared with the base
+#
+# Exceptions to checkpatch live in configs/checkpatch-exceptions, with reasons.
+. "$(dirname "$0")/lib.sh"
+
+: "${RESULTS:?RESULTS must name the results file}"
+H=$LOGS/hygiene
+rm -rf "$H"
+mkdir -p "$H"
+MAIN=$BUILD/linux
+pass() { echo "PASS $1" >>"$RESULTS"; ok "$1"; }
+fail() { echo "FAIL $1: $2" >>"$RESULTS"; warn "$1: $2"; }
+skip() { echo "SKIP $1: $2" >>"$RESULTS"; info "skip $1: $2"; }
+
+# --- series file ------------------------------------------------------------
+if (check_series) 2>"$H/series.log"; then
+	pass series_files
+else
+	fail series_files "$(grep -v '^ ' "$H/series.log" | head -3 | tr '\n' ' ')"
+fi
+mapfile -t patches < <(series_list)
+
+# --- cover letter -------------------------------------------------------------
+cover=$TOP/patches/0000-cover-letter.patch
+base_sha=$(git -C "$MAIN" rev-parse base)
+if [ ! -f "$cover" ]; then
+	fail cover_letter_base "patches/0000-cover-letter.patch is missing (make export writes it)"
+elif ! grep -qx "base-commit: $base_sha" "$cover"; then
+	fail cover_letter_base "its base-commit line is not $base_sha (the pinned base); run make export"
+elif ! grep -qF "$BASE_PKG $BASE_VERSION" "$cover"; then
+	fail cover_letter_base "it does not name $BASE_PKG $BASE_VERSION; run make export"
+else
+	pass cover_letter_base
+fi
+
+# --- the tree is the series -----------------------------------------------------
+tree_ids=$(git -C "$MAIN" log --reverse -p --format='commit %H' base..HEAD | git patch-id --stable | cut -d' ' -f1)
+file_ids=$(for p in "${patches[@]}"; do cat "$TOP/patches/$p"; done | git patch-id --stable | cut -d' ' -f1)
+if [ "$tree_ids" = "$file_ids" ] && [ -z "$(git -C "$MAIN" status --porcelain --untracked-files=no)" ]; then
+	pass series_exported
+else
+	skip series_exported "build/linux differs from patches/ (this run tests the tree; 'make export' when done)"
+fi
+
+mapfile -t commits < <(git -C "$MAIN" rev-list --reverse base..HEAD)
+if [ ${#commits[@]} = 0 ]; then
+	skip checkpatch "empty series"
+	skip builds_alone "empty series"
+	skip no_new_warnings "empty series"
+	exit 0
+fi
+
+# --- checkpatch ----------------------------------------------------------------
+exceptions=$TOP/configs/checkpatch-exceptions
+i=0
+for c in "${commits[@]}"; do
+	i=$((i + 1))
+	name=$(git -C "$MAIN" log -1 --format=%f "$c" | cut -c1-52)
+	name=$(printf '%04d-%s' "$i" "$name")
+	ignore=
+	if [ -f "$exceptions" ]; then
+		# lines: <subject-glob> <TYPE[,TYPE]> <reason...>
+		while read -r glob types _; do
+			case $glob in '#'* | '') continue ;; esac
+			# shellcheck disable=SC2254
+			case $(git -C "$MAIN" log -1 --format=%s "$c") in $glob) ignore+=${ignore:+,}$types ;; esac
+		done <"$exceptions"
+	fi
+	git -C "$MAIN" format-patch -1 --stdout "$c" >"$H/$name.patch"
+	(cd "$MAIN" && ./scripts/checkpatch.pl --strict --no-signoff --showfile \
+		${ignore:+--ignore "$ignore"} "$H/$name.patch") >"$H/$name.checkpatch" 2>&1 || true
+	if grep -qE '^(ERROR|WARNING|CHECK):|^[^ ]+:[0-9]+: (ERROR|WARNING|CHECK):' "$H/$name.checkpatch"; then
+		fail "checkpatch:$name" "$(grep -cE '(ERROR|WARNING|CHECK):' "$H/$name.checkpatch") issue(s), see ${H#"$TOP"/}/$name.checkpatch"
+		sed -n '1,30p' "$H/$name.checkpatch" >&2
+	else
+		pass "checkpatch:$name"
+	fi
+	# Signed-off-by of the author.
+	author=$(git -C "$MAIN" log -1 --format='%an <%ae>' "$c")
+	if git -C "$MAIN" log -1 --format=%B "$c" | grep -qxF "Signed-off-by: $author"; then
+		pass "signed_off:$name"
+	else
+		fail "signed_off:$name" "no 'Signed-off-by: $author'"
+	fi
+done
+
+# --- every patch builds on its own -------------------------------------------------
+# The last commit is the main build; the others are built in build/bisect.
+if [ ${#commits[@]} -gt 1 ]; then
+	variant_dirs bisect
+	if [ ! -e "$SRC/.git" ]; then
+		git -C "$MAIN" worktree prune
+		git -C "$MAIN" worktree add -q --detach "$SRC" "${commits[0]}"
+	fi
+	i=0
+	for c in "${commits[@]:0:${#commits[@]}-1}"; do
+		i=$((i + 1))
+		name=$(printf '%04d-%s' "$i" "$(git -C "$MAIN" log -1 --format=%f "$c" | cut -c1-52)")
+		git -C "$SRC" checkout -q --detach "$c"
+		mkdir -p "$OUT"
+		cmp -s "$BUILD/out/.config" "$OUT/.config" || cp "$BUILD/out/.config" "$OUT/.config"
+		if (kmake olddefconfig && kmake Image) >"$H/$name.build.log" 2>&1; then
+			pass "builds_alone:$name"
+		else
+			fail "builds_alone:$name" "see ${H#"$TOP"/}/$name.build.log"
+			tail -n 20 "$H/$name.build.log" >&2
+		fi
+	done
+else
+	skip builds_alone "one patch: the main build covers it"
+fi
+
+# --- sparse and W=1 on the touched files, base versus series ---------------------------
+mapfile -t touched < <(git -C "$MAIN" diff --name-only base HEAD -- '*.c' '*.h')
+objs=()
+for f in "${touched[@]}"; do
+	case $f in
+	*.c) [ -f "$MAIN/$f" ] && objs+=("${f%.c}.o") ;;
+	*.h) for c in "$MAIN/$(dirname "$f")"/*.c; do
+		[ -f "$c" ] && objs+=("${c#"$MAIN"/}") && objs[-1]=${objs[-1]%.c}.o
+	done ;;
+	esac
+done
+mapfile -t objs < <(printf '%s\n' "${objs[@]}" | sort -u)
+# Only objects this configuration builds.
+built=()
+for o in "${objs[@]}"; do
+	[ -f "$BUILD/out/$o" ] && built+=("$o")
+done
+if [ ${#built[@]} = 0 ]; then
+	skip no_new_warnings "the series touches no C file of this configuration"
+	exit 0
+fi
+warnings() {	# variant -> normalized warnings of the touched objects
+	local v=$1
+	(
+		variant_dirs "$v"
+		mkdir -p "$OUT"
+		[ -f "$OUT/.config" ] || cp "$BUILD/out/.config" "$OUT/.config"
+		kmake olddefconfig >/dev/null 2>&1
+		for o in "${built[@]}"; do
+			[ -f "$SRC/${o%.o}.c" ] || continue
+			kmake C=2 CHECK="sparse -Wno-unknown-attribute" W=1 "$o" 2>&1 || true
+		done
+	) >"$H/warnings-$v.log" 2>&1
+	grep -E '(warning|error):' "$H/warnings-$v.log" |
+		sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort
+}
+[ -e "$BUILD/base/linux/.git" ] || git -C "$MAIN" worktree add -q --detach "$BUILD/base/linux" base
+git -C "$BUILD/base/linux" checkout -q --detach base
+warnings base >"$H/warnings-base.txt"
+warnings main >"$H/warnings-series.txt"
+new=$(comm -13 "$H/warnings-base.txt" "$H/warnings-series.txt")
+if [ -z "$new" ]; then
+	pass no_new_warnings
+else
+	fail no_new_warnings "$(echo "$new" | wc -l) new sparse/W=1 warning(s): see ${H#"$TOP"/}/warnings-series.log"
+	echo "$new" | head -20 >&2
+fi

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# make kernel: configure (allnoconfig + fragments) and build the arm64 boot
+# kernel of the selected variant out of tree with ccache.
+#
+#   CONFIGS="kunit qemu"   fragments from configs/, in order (default)
+#   OUT=dir                build directory (default: build/out of the variant)
+#
+# Prints the Image path on the last line of stdout.
+. "$(dirname "$0")/lib.sh"
+
+select_variant
+CONFIGS=${CONFIGS:-kunit qemu}
+OUT=${KOUT:-$OUT}
+
+[ -f "$SRC/Makefile" ] || die "no kernel tree at ${SRC#"$TOP"/}" "run 'make tree' first"
+
+# configure SRC OUT: (re)configure only when the fragments changed.
+configure() {
+	local frag=$OUT/harness.config c
+	mkdir -p "$OUT"
+	: >"$frag.new"
+	for c in $CONFIGS; do
+		[ -f "$TOP/configs/$c.config" ] || die "configs/$c.config does not exist" \
+			"CONFIGS names fragments in configs/ without the .config suffix"
+		cat "$TOP/configs/$c.config" >>"$frag.new"
+	done
+	if [ -f "$OUT/.config" ] && cmp -s "$frag.new" "$frag"; then
+		rm "$frag.new"
+		return 0
+	fi
+	mv "$frag.new" "$frag"
+	info "configuring ${OUT#"$TOP"/} (allnoconfig + $CONFIGS)"
+	run_logged "$VLOGS/config.log" kmake KCONFIG_ALLCONFIG="$frag" allnoconfig
+	# Every symbol the fragments ask for must have survived Kconfig.
+	local line sym want got bad=()
+	while read -r line; do
+		case $line in
+		CONFIG_*=*) sym=${line%%=*} want=${line#*=} ;;
+		"# CONFIG_"*" is not set") sym=${line#\# } sym=${sym%% *} want=n ;;
+		*) continue ;;
+		esac
+		got=$(grep -E "^$sym=|^# $sym is not set" "$OUT/.config" || true)
+		case $want in
+		n) [ -z "$got" ] || [ "$got" = "# $sym is not set" ] || bad+=("$sym: wanted n, got ${got#*=}") ;;
+		*) [ "$got" = "$sym=$want" ] || bad+=("$sym: wanted $want, got ${got:-unset}") ;;
+		esac
+	done <"$frag"
+	if [ ${#bad[@]} != 0 ]; then
+		rm -f "$frag"
+		die "Kconfig did not take these symbols (unmet dependencies?):" "${bad[@]}" \
+			"see 'make -C ${SRC#"$TOP"/} O=${OUT#"$TOP"/} ARCH=arm64 menuconfig' (search with /)"
+	fi
+	ok "configured: every symbol of the fragments is set"
+}
+
+configure
+info "building ${SRC#"$TOP"/} -> ${OUT#"$TOP"/} (log: ${VLOGS#"$TOP"/}/build.log)"
+start=$SECONDS
+run_logged "$VLOGS/build.log" kmake Image
+ok "Image built in $((SECONDS - start)) s"
+echo "$OUT/arch/arm64/boot/Image"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# make kunit: the fast loop. kunit.py run for arm64 under QEMU with the
+# project's kunitconfig (the SMMUv3 and PCI ATS suites), build dir build/kunit
+# (build/<variant>/kunit for SERIES=none / EXTRA_PATCHES). KUNIT_ARGS adds
+# kunit.py options, e.g. KUNIT_ARGS='--raw_output=all' or a filter glob.
+. "$(dirname "$0")/lib.sh"
+
+select_variant
+kdir=$BUILD/kunit
+[ "$VARIANT" = main ] || kdir=$BUILD/$VARIANT/kunit
+[ -f "$SRC/tools/testing/kunit/kunit.py" ] || die "no kernel tree at ${SRC#"$TOP"/}" "run 'make tree' first"
+mkdir -p "$kdir"
+info "kunit.py run --arch=arm64 (build dir ${kdir#"$TOP"/}, log ${VLOGS#"$TOP"/}/kunit.log)"
+cd "$SRC"
+# kunit.py builds with $(CROSS_COMPILE)gcc; route it through ccache.
+export CROSS_COMPILE="ccache $CROSS"
+set +e
+# shellcheck disable=SC2086
+python3 tools/testing/kunit/kunit.py run --arch=arm64 --cross_compile="$CROSS_COMPILE" \
+	--kunitconfig="$TOP/configs/kunit.config" --build_dir="$kdir" --jobs="$JOBS" \
+	--timeout=300 ${KUNIT_ARGS:-} 2>&1 | tee "$VLOGS/kunit.log"
+rc=${PIPESTATUS[0]}
+set -e
+[ "$rc" = 0 ] || die "kunit.py run failed (status $rc)" "full log: ${VLOGS#"$TOP"/}/kunit.log"

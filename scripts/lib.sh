@@ -1,0 +1,137 @@
+# shellcheck shell=bash
+# Common settings and helpers for the harness scripts. Source it, do not run it.
+#
+# Layout under build/ (ignored by git; "variant" is main, base, extra or bisect):
+#   build/src/        the unpacked base tarball (cache, never modified)
+#   build/linux/      main working tree: base commit tagged "base" + the series
+#   build/out/        out-of-tree kernel build of build/linux
+#   build/kunit/      kunit.py build directory
+#   build/<v>/linux   git worktree for the variants base (SERIES=none), extra
+#   build/<v>/out     (EXTRA_PATCHES=...) and bisect (per-patch builds); the
+#                     same ../linux relative layout lets ccache share objects
+#   build/guest/      guest programs and initramfs
+#   build/logs/       every log; failures print the relevant tail from here
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=$TOP/build
+LOGS=$BUILD/logs
+# shellcheck source=../base/linux.conf
+. "$TOP/base/linux.conf"
+
+export ARCH=arm64
+CROSS=aarch64-linux-gnu-
+JOBS=${JOBS:-$(nproc)}
+
+# ccache: one cache for all trees; paths made relative so that worktrees with
+# the same layout hit the same entries.
+export CCACHE_DIR=${CCACHE_DIR:-$BUILD/ccache}
+export CCACHE_BASEDIR=$BUILD
+export CCACHE_NOHASHDIR=1
+export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+
+if [ -t 1 ] && [ -z "${CI:-}" ]; then
+	_red=$'\e[31m' _grn=$'\e[32m' _bld=$'\e[1m' _off=$'\e[0m'
+else
+	_red='' _grn='' _bld='' _off=''
+fi
+
+info() { printf '%s==>%s %s\n' "$_bld" "$_off" "$*"; }
+ok() { printf '%s  ok%s %s\n' "$_grn" "$_off" "$*"; }
+warn() { printf '%sWARNING:%s %s\n' "$_red" "$_off" "$*" >&2; }
+die() {
+	printf '%sERROR:%s %s\n' "$_red" "$_off" "$1" >&2
+	shift
+	local l
+	for l in "$@"; do printf '       %s\n' "$l" >&2; done
+	exit 1
+}
+
+# tail_log FILE [N]: print the last N lines of a log, framed, to stderr.
+tail_log() {
+	local f=$1 n=${2:-40}
+	[ -f "$f" ] || return 0
+	printf -- '----- last %d lines of %s -----\n' "$n" "${f#"$TOP"/}" >&2
+	tail -n "$n" "$f" >&2
+	printf -- '----- end of %s -----\n' "${f#"$TOP"/}" >&2
+}
+
+# run_logged LOG CMD...: run CMD with all output to LOG; on failure print its
+# tail and die with a message naming the log.
+run_logged() {
+	local log=$1
+	shift
+	mkdir -p "$(dirname "$log")"
+	if ! "$@" >"$log" 2>&1; then
+		tail_log "$log" 60
+		die "'$*' failed" "full log: ${log#"$TOP"/}"
+	fi
+}
+
+# The variant a target works on, from the user's variables.
+#   SERIES=none          the unpatched base
+#   EXTRA_PATCHES="a b"  the series plus further patches on top
+select_variant() {
+	if [ "${SERIES:-}" = none ] && [ -n "${EXTRA_PATCHES:-}" ]; then
+		die "SERIES=none and EXTRA_PATCHES cannot be combined" \
+			"EXTRA_PATCHES applies on top of the series; drop one of them"
+	fi
+	if [ "${SERIES:-}" = none ]; then
+		VARIANT=base
+	elif [ -n "${EXTRA_PATCHES:-}" ]; then
+		VARIANT=extra
+	elif [ -n "${SERIES:-}" ]; then
+		die "SERIES='$SERIES' is not understood" "use SERIES=none for the unpatched base, or leave it unset"
+	else
+		VARIANT=main
+	fi
+	variant_dirs "$VARIANT"
+}
+
+# variant_dirs V: set SRC, OUT and VLOGS for variant V.
+variant_dirs() {
+	case $1 in
+	main)
+		SRC=$BUILD/linux OUT=$BUILD/out VLOGS=$LOGS ;;
+	*)
+		SRC=$BUILD/$1/linux OUT=$BUILD/$1/out VLOGS=$LOGS/$1 ;;
+	esac
+	mkdir -p "$VLOGS"
+}
+
+# kmake ARGS...: make in the kernel tree $SRC with output in $OUT.
+kmake() {
+	make -C "$SRC" O="$OUT" ARCH=arm64 CROSS_COMPILE="$CROSS" \
+		CC="ccache ${CROSS}gcc" -j"$JOBS" "$@"
+}
+
+# series_list: the patch files of patches/series, in order, one a line.
+series_list() {
+	[ -f "$TOP/patches/series" ] || die "patches/series is missing" \
+		"create it (one patch file name a line; an empty file is an empty series)"
+	sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$TOP/patches/series"
+}
+
+# check_series: every entry of series exists, every patch file is listed.
+check_series() {
+	local p f bad=0
+	while read -r p; do
+		if [ ! -f "$TOP/patches/$p" ]; then
+			warn "patches/series lists '$p', which does not exist in patches/"
+			bad=1
+		fi
+	done < <(series_list)
+	for f in "$TOP"/patches/*.patch; do
+		[ -e "$f" ] || continue
+		p=$(basename "$f")
+		[ "$p" = 0000-cover-letter.patch ] && continue
+		if ! series_list | grep -qxF "$p"; then
+			warn "patches/$p is not listed in patches/series"
+			bad=1
+		fi
+	done
+	[ $bad = 0 ] || die "patches/series and the patch files disagree" \
+		"list every patch in patches/series in order (or move unfinished work to wip/)"
+}
