@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -116,7 +117,7 @@ static int test_smmu_probed(void)
 	if (p) {
 		char feat[32] = "";
 
-		sscanf(p, "features %31s", feat);
+		sscanf(p, "features %31[0-9a-fx]", feat);
 		out("SMMUv3 features %s", feat);
 	}
 	if (log && strstr(log, "option mask"))
@@ -129,6 +130,12 @@ static int test_smmu_probed(void)
 	return n == 1 && p;
 }
 
+/*
+ * Every PCI device that a kernel driver drives is in an IOMMU group with a DMA
+ * domain. On this 6.12 base the IOMMU probes a device when a driver binds
+ * (dma_configure), so devices without a driver have no group yet: they are
+ * listed but not counted (edu is checked once vfio-pci has it).
+ */
 static int test_groups(void)
 {
 	DIR *d = opendir("/sys/bus/pci/devices");
@@ -138,11 +145,11 @@ static int test_groups(void)
 	if (run_mode)
 		out("%-13s %-9s %-10s %5s  %s", "PCI device", "id", "driver", "group", "domain");
 	while (d && (e = readdir(d))) {
-		char ven[16], dev[16], drv[32] = "-", grp[16] = "?", type[32] = "?", path[256];
+		char ven[16] = "0x?", dev[16] = "0x?", drv[32] = "-", grp[16] = "-";
+		char type[32] = "-", path[256];
 
 		if (e->d_name[0] == '.')
 			continue;
-		n++;
 		read_filef(ven, sizeof(ven), "/sys/bus/pci/devices/%s/vendor", e->d_name);
 		read_filef(dev, sizeof(dev), "/sys/bus/pci/devices/%s/device", e->d_name);
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", e->d_name);
@@ -150,16 +157,38 @@ static int test_groups(void)
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", e->d_name);
 		link_basename(path, grp, sizeof(grp));
 		read_filef(type, sizeof(type), "/sys/bus/pci/devices/%s/iommu_group/type", e->d_name);
-		out("%-13s %s:%s %-10s %5s  %s", e->d_name, ven + 2, dev + 2, drv, grp, type);
+		out("%-13s %s:%s %-10s %5s  %s", e->d_name, ven + 2, dev + 2, drv, grp,
+		    strcmp(drv, "-") ? type : "(no driver, not probed by the IOMMU yet)");
+		if (!strcmp(drv, "-"))
+			continue;
+		n++;
 		if (strcmp(type, "DMA") && strcmp(type, "DMA-FQ"))
 			bad++;
 	}
 	if (d)
 		closedir(d);
 	if (!run_mode)
-		ktap_result(n > 0 && !bad, "pci_devices_in_dma_domains",
-			    "%d of %d PCI devices are not in a DMA domain", bad, n);
-	return n > 0 && !bad;
+		ktap_result(n >= 2 && !bad, "pci_devices_in_dma_domains",
+			    "%d of %d driven PCI devices are not in a DMA domain", bad, n);
+	return n >= 2 && !bad;
+}
+
+/* The default domain type of the PCI function above a block device. */
+static void disk_domain(const char *name, char *type, size_t len)
+{
+	char link[64], path[PATH_MAX], *slash;
+
+	snprintf(link, sizeof(link), "/sys/block/%s", name);
+	if (!realpath(link, path))
+		return;
+	while ((slash = strrchr(path, '/')) && slash != path) {
+		char grp[PATH_MAX + 32];
+
+		snprintf(grp, sizeof(grp), "%s/iommu_group/type", path);
+		if (read_file(grp, type, len) > 0)
+			return;
+		*slash = 0;
+	}
 }
 
 /* --- Disks read through the SMMU -------------------------------------------- */
@@ -173,8 +202,7 @@ static int check_disk(const char *name, const char *key, const char *test)
 	int ret;
 
 	snprintf(dev, sizeof(dev), "/dev/%s", name);
-	/* block device -> virtio or nvme device -> its PCI function */
-	read_filef(type, sizeof(type), "/sys/block/%s/device/../iommu_group/type", name);
+	disk_domain(name, type, sizeof(type));
 	t0 = now_ns();
 	ret = disk_sha256(dev, hex, &bytes);
 	if (ret) {
@@ -190,8 +218,10 @@ static int check_disk(const char *name, const char *key, const char *test)
 		out("%s: checksum %s the host's", dev, want && !strcmp(want, hex) ? "matches" : "DIFFERS from");
 		return 1;
 	}
-	ktap_result(want && !strcmp(want, hex) && bytes > 0, test,
-		    "sha256 %s, host says %s", hex, want ? want : "(nothing)");
+	/* Only a read through a DMA domain proves translation by the SMMU. */
+	ktap_result(want && !strcmp(want, hex) && bytes > 0 &&
+		    (!strcmp(type, "DMA") || !strcmp(type, "DMA-FQ")), test,
+		    "sha256 %s, host says %s, domain %s", hex, want ? want : "(nothing)", type);
 	return 1;
 }
 
