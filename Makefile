@@ -8,7 +8,7 @@ export SERIES EXTRA_PATCHES FORCE JOBS BOOT_TIMEOUT KUNIT_ARGS GUEST_ARGS
 
 S := scripts
 
-.PHONY: help deps tree export kernel guest kunit check run shell clean
+.PHONY: help deps tree tree-use export kernel guest kunit check run shell clean
 help:
 	@echo "make deps     install what is missing with apt (pinned base included)"
 	@echo "make tree     unpack the base, build/linux = base + patches/series (git am)"
@@ -25,19 +25,22 @@ deps:
 	@$(S)/deps.sh
 tree:
 	@$(S)/tree.sh
+# The targets that test the tree use work in progress in build/linux as it is.
+tree-use:
+	@TREE_USE=1 $(S)/tree.sh
 export:
 	@$(S)/export.sh
-kernel: tree
+kernel: tree-use
 	@$(S)/kernel.sh >/dev/null
-guest: tree
+guest: tree-use
 	@$(S)/guest.sh
-kunit: tree
+kunit: tree-use
 	@$(S)/kunit.sh
-check: tree
+check: tree-use
 	@$(S)/check.sh
-run: tree
+run: tree-use
 	@$(S)/run.sh
-shell: tree
+shell: tree-use
 	@$(S)/shell.sh
 clean:
 	rm -rf build/out build/*/out build/kunit build/*/kunit build/guest build/qemu build/logs

@@ -44,6 +44,7 @@ append+=" ${GUEST_ARGS:-}"
 
 TRACE=$QDIR/trace.log CONSOLE=$QDIR/console.log
 rm -f "$TRACE" "$CONSOLE"
+# shellcheck disable=SC2054,SC2206 # commas are QEMU syntax; QEMU_EXTRA is split on purpose
 qemu=(qemu-system-aarch64
 	-machine virt,iommu=smmuv3 -cpu max -smp "$SMP" -m 1G
 	-kernel "$IMAGE" -initrd "$INITRD" -append "$append"
@@ -68,9 +69,13 @@ check)
 		-monitor none </dev/null >"$QDIR/qemu.out" 2>&1 || rc=$?
 	;;
 run)
+	# Show the guest's report as it comes; the whole console goes to the log.
+	set +e
 	timeout --foreground -k 10 "$TIMEOUT" "${qemu[@]}" -serial stdio -monitor none \
-		</dev/null 2>"$QDIR/qemu.out" | tee "$CONSOLE" | sed -n '/^harness-guest: begin/,/^harness-guest: end/p' |
-		grep -v '^harness-guest:' || rc=${PIPESTATUS[0]}
+		</dev/null 2>"$QDIR/qemu.out" | tee "$CONSOLE" |
+		sed -n '/^harness-guest: begin/,/^harness-guest: end/{/^harness-/!p}'
+	rc=${PIPESTATUS[0]}
+	set -e
 	;;
 shell)
 	"${qemu[@]}" -serial mon:stdio || rc=$?

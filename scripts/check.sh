@@ -12,7 +12,14 @@ mkdir -p "$C"
 export RESULTS=$C/host.results
 : >"$RESULTS"
 t0=$SECONDS
-step() { info "[$((SECONDS - t0))s] $*"; }
+current=start
+step() {
+	current=$*
+	info "[$((SECONDS - t0))s] $*"
+}
+# A step that dies (build error, boot failure, timeout) has printed why; say
+# where make check stopped, so the last line is never a bare exit code.
+trap 'rc=$?; [ $rc = 0 ] || echo "check: aborted in step \"$current\" (exit $rc): see the error above; logs in ${C#"$TOP"/}/" >&2' EXIT
 
 step "kernel"
 image=$("$TOP/scripts/kernel.sh" | tee /dev/stderr | tail -n 1)
@@ -57,6 +64,7 @@ python3 "$TOP/scripts/smmu-trace.py" "$C/trace.log" "$C/console.log" \
 sed 's/^/  /' "$C/smmu-summary.txt" | head -5
 
 step "done"
+trap - EXIT
 if ! python3 "$TOP/scripts/results.py" "$C" "$TOP/configs/expected-suites" | tee "$C/summary.txt"; then
 	echo "logs: ${C#"$TOP"/}/ (console.log, trace.log, *-parse.log, host.results)"
 	exit 1

@@ -5,11 +5,11 @@
 
 PKGS=(
 	"$BASE_PKG=$BASE_VERSION"	# the pinned base
-	gcc-aarch64-linux-gnu		# cross compiler, also brings the arm64 libc for static guests
+	gcc-aarch64-linux-gnu		# cross compiler
+	libc6-dev-arm64-cross		# arm64 libc for the static guest programs (only recommended by gcc)
 	qemu-system-arm			# qemu-system-aarch64
 	gcc make bc flex bison libssl-dev libelf-dev cpio kmod rsync xz-utils
-	python3 git ccache sparse perl
-	file				# checkpatch uses it for some checks
+	python3 git ccache sparse perl	# kunit.py, checkpatch.pl, C=2
 )
 
 missing=()

@@ -153,13 +153,16 @@ warnings() {	# variant -> normalized warnings of the touched objects
 			kmake C=2 CHECK="sparse -Wno-unknown-attribute" W=1 "$o" 2>&1 || true
 		done
 	) >"$H/warnings-$v.log" 2>&1
+	# Compare messages, not places: drop the tree prefix and line numbers.
 	grep -E '(warning|error):' "$H/warnings-$v.log" |
+		sed -E "s|^$BUILD/([a-z]+/)?linux/||; s|^(\.\./)+linux/||" |
 		sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort
 }
 [ -e "$BUILD/base/linux/.git" ] || git -C "$MAIN" worktree add -q --detach "$BUILD/base/linux" base
 git -C "$BUILD/base/linux" checkout -q --detach base
 warnings base >"$H/warnings-base.txt"
 warnings main >"$H/warnings-series.txt"
+mv "$H/warnings-main.log" "$H/warnings-series.log"
 new=$(comm -13 "$H/warnings-base.txt" "$H/warnings-series.txt")
 if [ -z "$new" ]; then
 	pass no_new_warnings

@@ -12,11 +12,9 @@ kdir=$BUILD/kunit
 mkdir -p "$kdir"
 info "kunit.py run --arch=arm64 (build dir ${kdir#"$TOP"/}, log ${VLOGS#"$TOP"/}/kunit.log)"
 cd "$SRC"
-# kunit.py builds with $(CROSS_COMPILE)gcc; route it through ccache.
-export CROSS_COMPILE="ccache $CROSS"
 set +e
 # shellcheck disable=SC2086
-python3 tools/testing/kunit/kunit.py run --arch=arm64 --cross_compile="$CROSS_COMPILE" \
+python3 tools/testing/kunit/kunit.py run --arch=arm64 --cross_compile="$CROSS" \
 	--kunitconfig="$TOP/configs/kunit.config" --build_dir="$kdir" --jobs="$JOBS" \
 	--timeout=300 ${KUNIT_ARGS:-} 2>&1 | tee "$VLOGS/kunit.log"
 rc=${PIPESTATUS[0]}

@@ -31,6 +31,16 @@ export CCACHE_BASEDIR=$BUILD
 export CCACHE_NOHASHDIR=1
 export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+# ccache in masquerade mode: a directory of links named like the compilers,
+# first in PATH, so CROSS_COMPILE stays a plain prefix (kunit.py and
+# gen_compile_commands.py split a CROSS_COMPILE that contains "ccache ").
+CCBIN=$BUILD/ccache-bin
+if [ ! -e "$CCBIN/${CROSS}gcc" ] && command -v ccache >/dev/null; then
+	mkdir -p "$CCBIN"
+	ln -sf "$(command -v ccache)" "$CCBIN/${CROSS}gcc"
+	ln -sf "$(command -v ccache)" "$CCBIN/gcc"
+fi
+export PATH=$CCBIN:$PATH
 
 if [ -t 1 ] && [ -z "${CI:-}" ]; then
 	_red=$'\e[31m' _grn=$'\e[32m' _bld=$'\e[1m' _off=$'\e[0m'
@@ -103,8 +113,7 @@ variant_dirs() {
 
 # kmake ARGS...: make in the kernel tree $SRC with output in $OUT.
 kmake() {
-	make -C "$SRC" O="$OUT" ARCH=arm64 CROSS_COMPILE="$CROSS" \
-		CC="ccache ${CROSS}gcc" -j"$JOBS" "$@"
+	make -C "$SRC" O="$OUT" ARCH=arm64 CROSS_COMPILE="$CROSS" -j"$JOBS" "$@"
 }
 
 # series_list: the patch files of patches/series, in order, one a line.

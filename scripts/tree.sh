@@ -7,7 +7,8 @@
 # An existing build/linux is left alone when it already holds the series; it is
 # rebuilt when patches/ changed and the tree has nothing of its own; it is never
 # clobbered when it has unexported commits or uncommitted changes (FORCE=1 does,
-# after saving HEAD under refs/backup/).
+# after saving HEAD under refs/backup/). With TREE_USE=1 (what make check, kunit,
+# run and kernel use) such a tree is used as it is, with a warning.
 . "$(dirname "$0")/lib.sh"
 
 select_variant
@@ -101,13 +102,16 @@ am_patches() {
 	[ $# = 0 ] && return 0
 	log=$VLOGS/git-am.log
 	if ! git -C "$dir" am --whitespace=nowarn "$@" >"$log" 2>&1; then
-		local cur
-		cur=$(git -C "$dir" am --show-current-patch=raw 2>/dev/null | sed -n 's/^Subject: //p' | head -1)
+		local n file hunk
+		n=$(sed -n 's/^Patch failed at \([0-9]*\).*/\1/p' "$log" | head -1)
+		file=${n:+$(eval "echo \"\${$((10#$n))}\"")}
+		hunk=$(grep -E '^error: patch failed: ' "$log" | head -3 | sed 's/^error: patch failed: //' | tr '\n' ' ')
 		git -C "$dir" am --abort >/dev/null 2>&1 || true
 		tail_log "$log" 25
-		die "a patch does not apply to $(basename "$(dirname "$dir")")/$(basename "$dir")${cur:+: \"$cur\"}" \
-			"the log above names the patch (\"Patch failed at NNNN\") and the file:line of the failing hunk" \
-			"rebase it in build/linux (git am, fix, git am --continue) and run 'make export'"
+		die "${file#"$TOP"/} does not apply to ${dir#"$TOP"/}" \
+			"failing hunk at: ${hunk:-see the log above}" \
+			"${dir#"$TOP"/} is left as it was before 'git am'; full log: ${log#"$TOP"/}" \
+			"to fix: git -C ${dir#"$TOP"/} am -3 <the patches>, resolve, git am --continue, then 'make export'"
 	fi
 }
 
@@ -139,6 +143,11 @@ prepare_main() {
 			grep -qx "$id" <<<"$theirs" || unexported=$((unexported + 1))
 		done
 		if [ -n "$dirty" ] || [ $unexported != 0 ]; then
+			if [ "${TREE_USE:-}" = 1 ] && [ "${FORCE:-}" != 1 ]; then
+				# make check/kunit/run: test the work in progress as it is.
+				warn "build/linux has work not exported to patches/ ($unexported commit(s)${dirty:+, uncommitted changes}): testing the tree as it is; 'make export' when done"
+				return 0
+			fi
 			if [ "${FORCE:-}" != 1 ]; then
 				[ -n "$dirty" ] && warn "build/linux has uncommitted changes:"$'\n'"$dirty"
 				[ $unexported != 0 ] && warn "build/linux has $unexported commit(s) that are not in patches/"
