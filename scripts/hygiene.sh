@@ -69,11 +69,16 @@ for c in "${commits[@]}"; do
 	name=$(printf '%04d-%s' "$i" "$name")
 	ignore=
 	if [ -f "$exceptions" ]; then
-		# lines: <subject-glob> <TYPE[,TYPE]> <reason...>
-		while read -r glob types _; do
-			case $glob in '#'* | '') continue ;; esac
+		# lines: TYPE[,TYPE] | subject glob | reason
+		subject=$(git -C "$MAIN" log -1 --format=%s "$c")
+		while IFS='|' read -r types glob reason; do
+			types=$(echo "$types" | tr -d ' ')
+			glob=$(echo "$glob" | sed 's/^ *//; s/ *$//')
+			case $types in '#'* | '') continue ;; esac
+			[ -n "$reason" ] || die "configs/checkpatch-exceptions: '$types' has no reason" \
+				"every exception says why, after a second '|'"
 			# shellcheck disable=SC2254
-			case $(git -C "$MAIN" log -1 --format=%s "$c") in $glob) ignore+=${ignore:+,}$types ;; esac
+			case $subject in $glob) ignore+=${ignore:+,}$types ;; esac
 		done <"$exceptions"
 	fi
 	git -C "$MAIN" format-patch -1 --stdout "$c" >"$H/$name.patch"
@@ -150,6 +155,7 @@ warnings() {	# variant -> normalized warnings of the touched objects
 		kmake olddefconfig >/dev/null 2>&1
 		for o in "${built[@]}"; do
 			[ -f "$SRC/${o%.o}.c" ] || continue
+			rm -f "$OUT/$o"	# W=1 warnings come only from a compile
 			kmake C=2 CHECK="sparse -Wno-unknown-attribute" W=1 "$o" 2>&1 || true
 		done
 	) >"$H/warnings-$v.log" 2>&1
