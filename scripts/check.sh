@@ -36,32 +36,63 @@ fi
 step "guest programs and initramfs"
 "$TOP/scripts/guest.sh"
 
-step "boot under QEMU (timeout ${BOOT_TIMEOUT:-600} s)"
-QDIR=$C "$TOP/scripts/boot.sh" check "$image"
-ok "guest finished in $(cat "$C/boot.seconds") s"
-
-step "parse KTAP"
-# Kernel part (KUnit at boot) and guest part (between the markers).
-sed '/^harness-guest: begin/,$d' "$C/console.log" >"$C/kernel-ktap.log"
-sed -n '/^harness-guest: begin/,/^harness-guest: end/p' "$C/console.log" |
-	sed '1d;$d' >"$C/guest-ktap.log"
-kunit="$SRC/tools/testing/kunit/kunit.py"
-for part in kernel guest; do
-	if python3 "$kunit" parse --json="$C/$part.json" "$C/$part-ktap.log" \
-		>"$C/$part-parse.log" 2>&1; then
-		echo "PASS ktap_parse_$part" >>"$RESULTS"
-	else
-		echo "FAIL ktap_parse_$part: kunit.py parse reports failures or malformed KTAP (${C#"$TOP"/}/$part-parse.log)" >>"$RESULTS"
-		tail -n 30 "$C/$part-parse.log" >&2
+# boot_once DIR: boot, parse both KTAPs, check the trace; results in DIR.
+boot_once() {
+	local d=$1 part kunit="$SRC/tools/testing/kunit/kunit.py"
+	rm -rf "$d"
+	mkdir -p "$d"
+	: >"$d/host.results"
+	step "boot under QEMU (timeout ${BOOT_TIMEOUT:-600} s)"
+	if ! QDIR=$d "$TOP/scripts/boot.sh" check "$image"; then
+		echo "  - the boot itself failed (see the error above)" >"$d/summary.txt"
+		return 1
 	fi
-	[ -s "$C/$part.json" ] || echo '{}' >"$C/$part.json"
-	grep -E 'Testing complete|Ran [0-9]+ tests' "$C/$part-parse.log" | sed "s/^/  $part: /" || true
-done
+	ok "guest finished in $(cat "$d/boot.seconds") s"
 
-step "SMMU trace"
-python3 "$TOP/scripts/smmu-trace.py" "$C/trace.log" "$C/console.log" \
-	--results "$RESULTS" --json "$C/smmu-commands.json" --summary >"$C/smmu-summary.txt" || true
-sed 's/^/  /' "$C/smmu-summary.txt" | head -5
+	step "parse KTAP"
+	# Kernel part (KUnit at boot) and guest part (between the markers).
+	sed '/^harness-guest: begin/,$d' "$d/console.log" >"$d/kernel-ktap.log"
+	sed -n '/^harness-guest: begin/,/^harness-guest: end/p' "$d/console.log" |
+		sed '1d;$d' >"$d/guest-ktap.log"
+	for part in kernel guest; do
+		if python3 "$kunit" parse --json="$d/$part.json" "$d/$part-ktap.log" \
+			>"$d/$part-parse.log" 2>&1; then
+			echo "PASS ktap_parse_$part" >>"$d/host.results"
+		else
+			echo "FAIL ktap_parse_$part: kunit.py parse reports failures or malformed KTAP (${d#"$TOP"/}/$part-parse.log)" >>"$d/host.results"
+			tail -n 30 "$d/$part-parse.log" >&2
+		fi
+		[ -s "$d/$part.json" ] || echo '{}' >"$d/$part.json"
+		grep -E 'Testing complete|Ran [0-9]+ tests' "$d/$part-parse.log" | sed "s/^/  $part: /" || true
+	done
+
+	step "SMMU trace"
+	python3 "$TOP/scripts/smmu-trace.py" "$d/trace.log" "$d/console.log" \
+		--results "$d/host.results" --json "$d/smmu-commands.json" \
+		--summary >"$d/smmu-summary.txt" || true
+	sed 's/^/  /' "$d/smmu-summary.txt" | head -5
+	python3 "$TOP/scripts/results.py" "$d" "$TOP/configs/expected-suites" >"$d/summary.txt"
+}
+
+# One retry, never silent: a first boot that fails and a second that passes
+# is reported as a skipped "boot_retry" line with the first boot's failures,
+# and its logs are kept (boot1/). Two failing boots fail make check.
+boot=1
+if ! boot_once "$C/boot1"; then
+	warn "the first boot failed:"
+	sed -n 's/^  - /    /p' "$C/boot1/summary.txt" >&2
+	info "booting once more to tell a flaky failure from a regression"
+	boot=2
+	if boot_once "$C/boot2"; then
+		echo "SKIP boot_retry: the first boot failed ($(sed -n 's/^  - //p' "$C/boot1/summary.txt" | tr '\n' ';' | cut -c1-300)), the second passed; logs in ${C#"$TOP"/}/boot1/" >>"$RESULTS"
+		warn "flaky: the first boot failed and the second passed (logs kept in ${C#"$TOP"/}/boot1/)"
+	fi
+fi
+[ -f "$C/boot$boot/kernel.json" ] ||
+	die "the boot failed twice" "logs: ${C#"$TOP"/}/boot1/ and boot2/"
+cp "$C/boot$boot"/*.json "$C/"
+cat "$C/boot$boot/host.results" >>"$RESULTS"
+for f in console.log trace.log; do ln -sf "boot$boot/$f" "$C/$f"; done
 
 step "done"
 trap - EXIT

@@ -159,10 +159,12 @@ warnings() {	# variant -> normalized warnings of the touched objects
 			kmake C=2 CHECK="sparse -Wno-unknown-attribute" W=1 "$o" 2>&1 || true
 		done
 	) >"$H/warnings-$v.log" 2>&1
-	# Compare messages, not places: drop the tree prefix and line numbers.
+	# Compare messages, not places: drop the tree prefix and line numbers,
+	# and count each message once (prepare steps such as the vDSO may run
+	# and warn a different number of times in the two trees).
 	grep -E '(warning|error):' "$H/warnings-$v.log" |
 		sed -E "s|^$BUILD/([a-z]+/)?linux/||; s|^(\.\./)+linux/||" |
-		sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort
+		sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort -u
 }
 [ -e "$BUILD/base/linux/.git" ] || git -C "$MAIN" worktree add -q --detach "$BUILD/base/linux" base
 git -C "$BUILD/base/linux" checkout -q --detach base
