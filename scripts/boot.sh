@@ -50,7 +50,8 @@ qemu=(qemu-system-aarch64
 	-kernel "$IMAGE" -initrd "$INITRD" -append "$append"
 	-no-reboot -nodefaults -display none
 	-drive "if=none,id=vd0,file=$BUILD/qemu/virtio.img,format=raw,readonly=on"
-	-device virtio-blk-pci,drive=vd0,iommu_platform=on,disable-legacy=on
+	-device pcie-root-port,id=rp0,chassis=1
+	-device virtio-blk-pci,bus=rp0,drive=vd0,iommu_platform=on,disable-legacy=on,ats=on
 	-drive "if=none,id=nv0,file=$BUILD/qemu/nvme.img,format=raw,readonly=on"
 	-device nvme,drive=nv0,serial=harness0
 	-device edu
