@@ -24,6 +24,7 @@ trap 'rc=$?; [ $rc = 0 ] || echo "check: aborted in step \"$current\" (exit $rc)
 step "kernel"
 image=$("$TOP/scripts/kernel.sh" | tee /dev/stderr | tail -n 1)
 
+
 if [ "$VARIANT" = main ]; then
 	step "series hygiene"
 	"$TOP/scripts/hygiene.sh"
@@ -71,7 +72,7 @@ boot_once() {
 		--results "$d/host.results" --json "$d/smmu-commands.json" \
 		--summary >"$d/smmu-summary.txt" || true
 	sed 's/^/  /' "$d/smmu-summary.txt" | head -5
-	python3 "$TOP/scripts/results.py" "$d" "$TOP/configs/expected-suites" >"$d/summary.txt"
+	python3 "$TOP/scripts/results.py" "$d" "$TOP/configs/expected-suites" "$OUT/.config" >"$d/summary.txt"
 }
 
 # One retry, never silent: a first boot that fails and a second that passes
@@ -96,7 +97,7 @@ for f in console.log trace.log; do ln -sf "boot$boot/$f" "$C/$f"; done
 
 step "done"
 trap - EXIT
-if ! python3 "$TOP/scripts/results.py" "$C" "$TOP/configs/expected-suites" | tee "$C/summary.txt"; then
+if ! python3 "$TOP/scripts/results.py" "$C" "$TOP/configs/expected-suites" "$OUT/.config" | tee "$C/summary.txt"; then
 	echo "logs: ${C#"$TOP"/}/ (console.log, trace.log, *-parse.log, host.results)"
 	exit 1
 fi
