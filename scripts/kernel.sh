@@ -3,7 +3,7 @@
 # kernel of the selected variant out of tree with ccache.
 #
 #   CONFIGS="kunit qemu"   fragments from configs/, in order (default)
-#   OUT=dir                build directory (default: build/out of the variant)
+#   KOUT=dir               build directory (default: build/out of the variant)
 #
 # Prints the Image path on the last line of stdout.
 . "$(dirname "$0")/lib.sh"
