@@ -10,6 +10,9 @@ PKGS=(
 	qemu-system-arm			# qemu-system-aarch64
 	gcc make bc flex bison libssl-dev libelf-dev cpio kmod rsync xz-utils
 	python3 git ccache sparse perl	# kunit.py, checkpatch.pl, C=2
+	python3-ply python3-git		# checkpatch's SPDX check (scripts/spdxcheck.py)
+	python3-docutils		# scripts/docs-check.sh (rst of the documentation draft)
+	gnuplot-nox			# make bench's chart (SVG)
 )
 
 missing=()

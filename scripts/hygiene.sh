@@ -9,6 +9,8 @@
 #   builds_alone:<patch>  every patch builds on its own (incremental, ccache)
 #   no_new_warnings       sparse (C=2) and W=1 on the touched files: nothing new
 #                         compared with the base
+#   series_*, cover_letter_shortlog, cover_letter_diffstat, series_check_selftest
+#                         the exported files' metadata (scripts/series-check.sh)
 #
 # Exceptions to checkpatch live in configs/checkpatch-exceptions, with reasons.
 . "$(dirname "$0")/lib.sh"
@@ -42,6 +44,14 @@ elif ! grep -qF "$BASE_PKG $BASE_VERSION" "$cover"; then
 else
 	pass cover_letter_base
 fi
+
+# --- the exported files' metadata: sign-offs, subject prefixes, whitespace,
+# the cover letter's shortlog and diffstat (from patches/ alone) --------------------
+"$TOP/scripts/series-check.sh" "$TOP/patches" || fail series_check "scripts/series-check.sh stopped (exit $?)"
+
+# --- documentation: kernel-doc -none on the touched C files, docutils on the
+# touched rst (scripts/docs-check.sh says why not a full make htmldocs) ------------
+"$TOP/scripts/docs-check.sh" >/dev/null || true
 
 # --- the tree is the series -----------------------------------------------------
 tree_ids=$(git -C "$MAIN" log --reverse -p --format='commit %H' base..HEAD | git patch-id --stable | cut -d' ' -f1)
@@ -82,7 +92,9 @@ for c in "${commits[@]}"; do
 		done <"$exceptions"
 	fi
 	git -C "$MAIN" format-patch -1 --stdout "$c" >"$H/$name.patch"
-	(cd "$MAIN" && ./scripts/checkpatch.pl --strict --no-signoff --showfile \
+	# Debian's python3 first: checkpatch's SPDX check (spdxcheck.py) needs its
+	# python3-ply and python3-git, which another python3 on PATH may lack.
+	(cd "$MAIN" && PATH=/usr/bin:$PATH ./scripts/checkpatch.pl --strict --no-signoff --showfile \
 		${ignore:+--ignore "$ignore"} "$H/$name.patch") >"$H/$name.checkpatch" 2>&1 || true
 	if grep -qE '^(ERROR|WARNING|CHECK):|^[^ ]+:[0-9]+: (ERROR|WARNING|CHECK):' "$H/$name.checkpatch"; then
 		fail "checkpatch:$name" "$(grep -cE '(ERROR|WARNING|CHECK):' "$H/$name.checkpatch") issue(s), see ${H#"$TOP"/}/$name.checkpatch"
