@@ -16,8 +16,10 @@ help:
 	@echo "make kunit    kunit.py run --arch=arm64 with configs/kunit.config"
 	@echo "make kernel   build the arm64 boot kernel (out of tree, ccache)"
 	@echo "make check    the test command: hygiene, KUnit at boot, guest tests"
+	@echo "make series-check  patches/ metadata: sign-offs, subject prefixes, whitespace, cover diffstat"
 	@echo "make run      boot it and show what the SMMU does"
 	@echo "make shell    boot it with an interactive busybox shell"
+	@echo "make bench    base vs series: SMMU commands per operation, VFIO/DMA throughput (~10 min)"
 	@echo "make clean    remove build outputs (keeps the trees and the ccache)"
 	@echo "Variables: SERIES=none  EXTRA_PATCHES=\"a.patch b.patch\"  FORCE=1"
 
@@ -38,9 +40,17 @@ kunit: tree-use
 	@$(S)/kunit.sh
 check: tree-use
 	@$(S)/check.sh
+# From patches/ alone (no tree, no build); also part of make check.
+.PHONY: series-check
+series-check:
+	@$(S)/series-check.sh
 run: tree-use
 	@$(S)/run.sh
 shell: tree-use
 	@$(S)/shell.sh
+# Boots base and series alternately (BENCH_RUNS=5 each); see scripts/bench.sh.
+.PHONY: bench
+bench: tree-use
+	@$(S)/bench.sh
 clean:
 	rm -rf build/out build/*/out build/kunit build/*/kunit build/guest build/qemu build/logs

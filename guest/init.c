@@ -5,6 +5,9 @@
  *   guest.mode=check   run the guest tests and print KTAP (make check)
  *   guest.mode=run     print what the SMMU is doing, for a person (make run)
  *   guest.mode=shell   start /bin/busybox sh if the initramfs has it
+ *   guest.mode=bench   measure the SMMU's command counts and throughput
+ *                      (make bench; bench.c). The last guest.mode= on the
+ *                      command line wins, so GUEST_ARGS can override boot.sh's.
  *
  * guest.sha_vda= and guest.sha_nvme= carry the host's SHA-256 of the disks.
  * guest.vfio_cycles= sets the number of VFIO container cycles (default 200).
@@ -55,6 +58,25 @@
 #define FAULT_LEN	64	/* one translation fault per 4 bytes */
 
 static bool run_mode;	/* make run: human output instead of KTAP */
+
+int bench_main(void);	/* bench.c */
+
+/* The value of the last guest.mode= on the command line (later wins). */
+static const char *last_mode(void)
+{
+	static char cmdline[4096], mode[32];
+	char *p, *q = NULL;
+
+	if (read_file("/proc/cmdline", cmdline, sizeof(cmdline)) < 0)
+		return NULL;
+	for (p = cmdline; (p = strstr(p, "guest.mode=")); p++)
+		if (p == cmdline || p[-1] == ' ')
+			q = p + strlen("guest.mode=");
+	if (!q)
+		return NULL;
+	snprintf(mode, sizeof(mode), "%.*s", (int)strcspn(q, " "), q);
+	return mode;
+}
 
 static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void out(const char *fmt, ...)
@@ -536,9 +558,18 @@ int main(void)
 	int has_edu;
 
 	setup();
-	mode = cmdline_get("guest.mode");
+	mode = last_mode();
 	if (!mode)
 		mode = "check";
+	if (!strcmp(mode, "bench")) {
+		int ret;
+
+		printf("harness-guest: begin\n");
+		ret = bench_main();
+		printf("harness-bench-status: %s\n", ret ? "failed" : "ok");
+		printf("harness-guest: end\n");
+		poweroff();
+	}
 	run_mode = !strcmp(mode, "run");
 	has_edu = !pci_find(EDU_VENDOR, EDU_DEVICE, edu, sizeof(edu));
 

@@ -2,6 +2,8 @@
 # Build the guest programs (static aarch64) and the initramfs:
 #   build/guest/initramfs.cpio         /init and the test programs
 #   build/guest/initramfs-shell.cpio   the same plus /bin/busybox (make shell)
+#   build/guest/initramfs-bench.cpio   with WITH_BENCH=1: the same plus the
+#                                      kernel's /bin/dma_map_benchmark (make bench)
 . "$(dirname "$0")/lib.sh"
 
 G=$BUILD/guest
@@ -58,5 +60,19 @@ if [ "${WITH_BUSYBOX:-}" = 1 ]; then
 		done
 	} >"$G/initramfs-shell.list.new"
 	cpio_from "$G/initramfs-shell.list.new" "$G/initramfs-shell.cpio"
+fi
+
+if [ "${WITH_BENCH:-}" = 1 ]; then
+	# The tool's source is the same in base and series: take the unpacked base.
+	ksrc=$BUILD/src/$BASE_TOPDIR
+	[ -f "$ksrc/tools/testing/selftests/dma/dma_map_benchmark.c" ] ||
+		die "no dma_map_benchmark.c in ${ksrc#"$TOP"/}" "run 'make tree' first"
+	run_logged "$LOGS/guest-build-bench.log" make -C "$TOP/guest" O="$G/bin" KSRC="$ksrc" \
+		dma_map_benchmark
+	{
+		base_list
+		echo "file /bin/dma_map_benchmark $G/bin/dma_map_benchmark 0755 0 0"
+	} >"$G/initramfs-bench.list.new"
+	cpio_from "$G/initramfs-bench.list.new" "$G/initramfs-bench.cpio"
 fi
 ok "guest programs and initramfs ready (build/guest)"
