@@ -20,8 +20,9 @@
 #            BENCH_SECS (seconds per timed measurement, default 5)
 #            BENCH_OPS  (operations per counted kind, default 8)
 #            BENCH_KEEP_TRACE=1 (keep each boot's trace.log, ~45 MB each)
-#            BENCH_BUILD=1 (run scripts/kernel.sh for both kernels even if
-#            their Images exist; by default only missing Images are built)
+#            BENCH_BUILD=0 (use the Images as they are; by default
+#            scripts/kernel.sh brings both up to date first, incrementally,
+#            so a stale Image is never measured)
 #            EXTRA_PATCHES="a.patch ..." (compare base with series + these)
 . "$(dirname "$0")/lib.sh"
 
@@ -48,7 +49,7 @@ elapsed() {
 trap 'rc=$?; [ $rc = 0 ] || echo "bench: aborted in step \"$current\" (exit $rc): see the error above; logs in ${B#"$TOP"/}/" >&2' EXIT
 
 # The two kernels: base (build/base) and the series (build/out, or build/extra
-# with EXTRA_PATCHES), built when missing exactly as make check builds them.
+# with EXTRA_PATCHES), built (or brought up to date) as make check builds them.
 side_dirs() { # NAME: sets SRC, OUT and IMG of that side
 	if [ "$1" = base ]; then
 		variant_dirs base
@@ -63,7 +64,7 @@ build_side() { # NAME
 	local series=
 	side_dirs "$1"
 	[ "$1" = base ] && series=none
-	if [ -f "$IMG" ] && [ "${BENCH_BUILD:-}" != 1 ]; then
+	if [ -f "$IMG" ] && [ "${BENCH_BUILD:-1}" = 0 ]; then
 		return 0
 	fi
 	if [ "$1" = base ] && [ ! -f "$BUILD/base/linux/Makefile" ]; then
