@@ -5,6 +5,8 @@
 #            FORCE=1 (make tree over unexported work)  JOBS=N
 #            BOOT_TIMEOUT=s  KUNIT_ARGS='...'  GUEST_ARGS='...'
 export SERIES EXTRA_PATCHES FORCE JOBS BOOT_TIMEOUT KUNIT_ARGS GUEST_ARGS
+export STRESS_SECS STRESS_OPS STRESS_PHASE_SECS STRESS_FAILSLAB_PCT STRESS_KASAN STRESS_DIR \
+	STRESS_KEEP_TRACE STRESS_BOOT_TIMEOUT BUILD_LOCK
 
 S := scripts
 
@@ -20,6 +22,7 @@ help:
 	@echo "make run      boot it and show what the SMMU does"
 	@echo "make shell    boot it with an interactive busybox shell"
 	@echo "make bench    base vs series: SMMU commands per operation, VFIO/DMA throughput (~10 min)"
+	@echo "make stress   debug kernel (KASAN, lockdep, kmemleak, failslab): attach/DMA/rebind stress, no splat"
 	@echo "make clean    remove build outputs (keeps the trees and the ccache)"
 	@echo "Variables: SERIES=none  EXTRA_PATCHES=\"a.patch b.patch\"  FORCE=1"
 
@@ -52,5 +55,10 @@ shell: tree-use
 .PHONY: bench
 bench: tree-use
 	@$(S)/bench.sh
+# Debug kernel + guest.mode=stress (STRESS_SECS=150); see scripts/stress.sh.
+.PHONY: stress
+stress: tree-use
+	@$(S)/stress.sh
 clean:
-	rm -rf build/out build/*/out build/kunit build/*/kunit build/guest build/qemu build/logs
+	rm -rf build/out build/*/out build/kunit build/*/kunit build/guest build/qemu build/logs \
+		build/stress-out build/stress-lite-out build/*/stress-out build/*/stress-lite-out build/stress

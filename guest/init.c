@@ -8,6 +8,8 @@
  *   guest.mode=bench   measure the SMMU's command counts and throughput
  *                      (make bench; bench.c). The last guest.mode= on the
  *                      command line wins, so GUEST_ARGS can override boot.sh's.
+ *   guest.mode=stress  attach/DMA/rebind stress under fault injection (make
+ *                      stress; stress.c), then the kernel log since /init
  *
  * guest.sha_vda= and guest.sha_nvme= carry the host's SHA-256 of the disks.
  * guest.vfio_cycles= sets the number of VFIO container cycles (default 200).
@@ -60,6 +62,8 @@
 static bool run_mode;	/* make run: human output instead of KTAP */
 
 int bench_main(void);	/* bench.c */
+int stress_main(void);	/* stress.c: guest.mode=stress (make stress) */
+void stress_dump_kmsg(void);
 
 /* The value of the last guest.mode= on the command line (later wins). */
 static const char *last_mode(void)
@@ -561,6 +565,16 @@ int main(void)
 	mode = last_mode();
 	if (!mode)
 		mode = "check";
+	if (!strcmp(mode, "stress")) {
+		int ret;
+
+		printf("harness-guest: begin\n");
+		ret = stress_main();
+		printf("harness-guest: end\n");
+		printf("harness-stress-status: %s\n", ret ? "failed" : "ok");
+		stress_dump_kmsg();
+		poweroff();
+	}
 	if (!strcmp(mode, "bench")) {
 		int ret;
 

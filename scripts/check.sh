@@ -95,6 +95,31 @@ cp "$C/boot$boot"/*.json "$C/"
 cat "$C/boot$boot/host.results" >>"$RESULTS"
 for f in console.log trace.log; do ln -sf "boot$boot/$f" "$C/$f"; done
 
+# The short stress (scripts/stress.sh, make stress's test bounded for CI): the
+# same debug kernel as make stress (KASAN costs 7% of its cold build, so no
+# lighter one: README, make stress), CHECK_STRESS_SECS of attach/DMA/rebind
+# stress under fault injection. Its checks join this run's results as
+# "stress:" lines. CHECK_STRESS=0 skips it.
+if [ "${CHECK_STRESS:-1}" = 1 ]; then
+	step "short stress on the debug kernel (${CHECK_STRESS_SECS:-45} s; make stress for the long one)"
+	srun=$C/stress/run
+	if STRESS_KASAN=${CHECK_STRESS_KASAN:-1} STRESS_SECS=${CHECK_STRESS_SECS:-45} \
+		STRESS_DIR=$C/stress "$TOP/scripts/stress.sh" >"$C/stress.log" 2>&1; then
+		ok "short stress passed"
+	else
+		warn "short stress failed:"
+	fi
+	sed -n '/^  operations/,$p' "$C/stress.log" | sed 's/^/  /'
+	if [ -s "$srun/host.results" ]; then
+		sed -E 's/^(PASS|FAIL|SKIP) /\1 stress:/' "$srun/host.results" >>"$RESULTS"
+	else
+		tail -n 20 "$C/stress.log" >&2
+		echo "FAIL stress: aborted before the boot was judged ($(grep -m1 '^stress: aborted' "$C/stress.log" || echo "see ${C#"$TOP"/}/stress.log"))" >>"$RESULTS"
+	fi
+else
+	echo "SKIP stress: CHECK_STRESS=0" >>"$RESULTS"
+fi
+
 step "done"
 trap - EXIT
 if ! python3 "$TOP/scripts/results.py" "$C" "$TOP/configs/expected-suites" "$OUT/.config" | tee "$C/summary.txt"; then

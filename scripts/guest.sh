@@ -6,10 +6,14 @@
 #                                      kernel's /bin/dma_map_benchmark (make bench)
 . "$(dirname "$0")/lib.sh"
 
-G=$BUILD/guest
+# GUEST_OUT=dir builds elsewhere (make stress: build/stress/guest), so that a
+# run does not rebuild the initramfs another target is booting.
+G=${GUEST_OUT:-$BUILD/guest}
 mkdir -p "$G"
 command -v ${CROSS}gcc >/dev/null || die "${CROSS}gcc not found" "run 'make deps'"
-run_logged "$LOGS/guest-build.log" make -C "$TOP/guest" O="$G/bin"
+glog=$LOGS/guest-build.log
+[ -z "${GUEST_OUT:-}" ] || glog=$G/guest-build.log
+run_logged "$glog" make -C "$TOP/guest" O="$G/bin"
 
 # gen_init_cpio from the base tree: it makes device nodes without root.
 gic=$G/gen_init_cpio
@@ -75,4 +79,4 @@ if [ "${WITH_BENCH:-}" = 1 ]; then
 	} >"$G/initramfs-bench.list.new"
 	cpio_from "$G/initramfs-bench.list.new" "$G/initramfs-bench.cpio"
 fi
-ok "guest programs and initramfs ready (build/guest)"
+ok "guest programs and initramfs ready (${G#"$TOP"/})"

@@ -4,6 +4,8 @@
 #
 #   CONFIGS="kunit qemu"   fragments from configs/, in order (default)
 #   KOUT=dir               build directory (default: build/out of the variant)
+#   KLOGS=dir              where config.log and build.log go (default: the
+#                          variant's logs dir)
 #
 # Prints the Image path on the last line of stdout.
 . "$(dirname "$0")/lib.sh"
@@ -11,6 +13,7 @@
 select_variant
 CONFIGS=${CONFIGS:-kunit qemu}
 OUT=${KOUT:-$OUT}
+VLOGS=${KLOGS:-$VLOGS}
 
 [ -f "$SRC/Makefile" ] || die "no kernel tree at ${SRC#"$TOP"/}" "run 'make tree' first"
 

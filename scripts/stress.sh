@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# make stress: build the debug kernel (configs/debug.config + kasan.config on
+# top of the boot kernel's fragments) in its own directory, boot it with four
+# edu devices and /init in guest.mode=stress (guest/stress.c: VFIO attach
+# cycles, a shared domain joined and left, map/unmap, edu DMA and disk
+# checksums, virtio rebinding, failslab and fail-nth in attach prepare,
+# kmemleak), then judge the boot with scripts/stress-check.py: the KUnit suites
+# at boot, the stress KTAP, no splat in the kernel log, no SMMU fault event.
+# Ends with "stress: N passed, M failed, K skipped"; exit status 1 on failure.
+#
+#   STRESS_SECS=150       how long the threads run (guest.stress_secs)
+#   STRESS_OPS=1000000    and at most this many operations (guest.stress_ops)
+#   STRESS_PHASE_SECS=10  length of each fault injection phase
+#   STRESS_FAILSLAB_PCT=1 failslab probability in the random phases
+#   STRESS_KASAN=1        0: the lighter kernel without KASAN (make check's
+#                         short run; a much shorter cold build)
+#   STRESS_DIR=dir        where the run's logs go (default build/logs[/<variant>]/stress)
+#   STRESS_KEEP_TRACE=1   keep QEMU's trace.log (large; by default removed once read)
+#   BUILD_LOCK=file       run the kernel build under flock(1) of this file
+#   STRESS_BOOT_TIMEOUT=s bounds the boot (default STRESS_SECS + 900)
+# SERIES=none and EXTRA_PATCHES=... select the tree as for the other targets.
+. "$(dirname "$0")/lib.sh"
+
+select_variant
+SECS=${STRESS_SECS:-150}
+OPS=${STRESS_OPS:-1000000}
+PHASE=${STRESS_PHASE_SECS:-10}
+PCT=${STRESS_FAILSLAB_PCT:-1}
+if [ "${STRESS_KASAN:-1}" = 1 ]; then
+	configs="kunit qemu debug kasan" kdir=stress-out kind="debug kernel (KASAN)"
+else
+	configs="kunit qemu debug" kdir=stress-lite-out kind="debug kernel without KASAN"
+fi
+# Next to the variant's own build: build/stress-out, build/base/stress-out, ...
+KO=$(dirname "$OUT")/$kdir
+D=${STRESS_DIR:-$VLOGS/stress}
+R=$D/run
+rm -rf "$R"
+mkdir -p "$R"
+t0=$SECONDS
+current=start
+step() {
+	current=$*
+	info "[stress $((SECONDS - t0))s] $*"
+}
+trap 'rc=$?; [ $rc = 0 ] || echo "stress: aborted in step \"$current\" (exit $rc): see the error above; logs in ${D#"$TOP"/}/" >&2' EXIT
+
+step "$kind: ${KO#"$TOP"/} ($configs)"
+build=("$TOP/scripts/kernel.sh")
+[ -z "${BUILD_LOCK:-}" ] || build=(flock "$BUILD_LOCK" "${build[@]}")
+kt=$SECONDS
+image=$(KOUT=$KO KLOGS=$D CONFIGS=$configs "${build[@]}" | tail -n 1)
+echo "$((SECONDS - kt))" >"$D/kernel.seconds"
+# A private copy: the Image may be rebuilt by another run while this one boots.
+cp "$image" "$R/Image"
+
+step "guest programs and initramfs"
+GUEST_OUT=$BUILD/stress/guest "$TOP/scripts/guest.sh"
+cp "$BUILD/stress/guest/initramfs.cpio" "$R/initramfs.cpio"
+
+# The boot: the time the threads run plus the KUnit suites and kmemleak scans
+# under a debug kernel on TCG (measured: well under 10 minutes).
+timeout=${STRESS_BOOT_TIMEOUT:-$((SECS + 900))}
+step "boot under QEMU: stress for ${SECS} s (timeout $timeout s)"
+bt=$SECONDS
+booted=1
+QDIR=$R BOOT_TIMEOUT=$timeout \
+	QEMU_EXTRA="-device edu -device edu -device edu ${QEMU_EXTRA:-}" \
+	GUEST_ARGS="guest.mode=stress guest.stress_secs=$SECS guest.stress_ops=$OPS guest.stress_phase_secs=$PHASE guest.stress_failslab_pct=$PCT ${GUEST_ARGS:-}" \
+	"$TOP/scripts/boot.sh" check "$R/Image" "$R/initramfs.cpio" || booted=0
+echo "$((SECONDS - bt))" >"$R/boot.seconds"
+[ $booted = 1 ] && ok "guest finished in $((SECONDS - bt)) s"
+: >"$R/host.results"
+[ $booted = 1 ] || echo "FAIL boot: QEMU failed, timed out or the guest did not finish (see the error above)" >>"$R/host.results"
+
+step "judge: KUnit, stress KTAP, kernel log, SMMU trace"
+[ -f "$R/trace.log" ] && du -h "$R/trace.log" | sed 's/\t.*//;s/^/  trace.log: /'
+rc=0
+python3 "$TOP/scripts/stress-check.py" "$R" --kunit "$SRC/tools/testing/kunit/kunit.py" \
+	--expected "$TOP/configs/expected-suites" --config "$KO/.config" | tee "$R/summary.txt" || rc=$?
+[ "${STRESS_KEEP_TRACE:-}" = 1 ] || rm -f "$R/trace.log"
+trap - EXIT
+echo "stress: kernel build $(cat "$D/kernel.seconds") s, boot $(cat "$R/boot.seconds") s, total $((SECONDS - t0)) s; logs in ${R#"$TOP"/}/"
+exit $rc
