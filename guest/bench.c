@@ -39,8 +39,6 @@
 
 #include "harness.h"
 
-#define EDU_VENDOR	0x1234
-#define EDU_DEVICE	0x11e8
 #define MAX_EDU		8
 #define MAX_THREADS	16
 #define MARK_DEV	"0000:00:00.0"	/* the host bridge: no driver writes 0x3c */

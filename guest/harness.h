@@ -35,6 +35,23 @@ int pci_find(unsigned int vendor, unsigned int device, char *bdf, size_t len);
 unsigned int pci_sid(const char *bdf);	/* requester ID: bus << 8 | devfn */
 int pci_bind(const char *bdf, const char *driver);
 
+/* QEMU's edu device (docs/specs/edu.rst): its DMA engine, in BAR 0. */
+#define EDU_VENDOR	0x1234
+#define EDU_DEVICE	0x11e8
+#define EDU_DMA_SRC	0x80
+#define EDU_DMA_DST	0x88
+#define EDU_DMA_CNT	0x90
+#define EDU_DMA_CMD	0x98
+#define EDU_CMD_START	0x1
+#define EDU_CMD_TO_RAM	0x2
+#define EDU_BUF		0x40000	/* the device's own buffer, in its DMA space */
+
+/* Start a DMA of len bytes; cmd is 0 (RAM -> edu) or EDU_CMD_TO_RAM. */
+void edu_dma(volatile uint32_t *bar, uint64_t src, uint64_t dst, uint32_t len,
+	     uint32_t cmd);
+/* Wait up to ms for the DMA to end (it runs from a 100 ms timer). */
+int edu_wait(volatile uint32_t *bar, unsigned int ms);
+
 /* sha256.c */
 void sha256(const void *data, size_t len, uint8_t out[32]);
 void sha256_hex(const uint8_t dgst[32], char out[65]);

@@ -39,16 +39,7 @@
 
 #include "harness.h"
 
-#define EDU_VENDOR	0x1234
-#define EDU_DEVICE	0x11e8
 #define EDU_ID		0x00
-#define EDU_DMA_SRC	0x80
-#define EDU_DMA_DST	0x88
-#define EDU_DMA_CNT	0x90
-#define EDU_DMA_CMD	0x98
-#define EDU_CMD_START	0x1
-#define EDU_CMD_TO_RAM	0x2
-#define EDU_BUF		0x40000
 #define PCI_COMMAND	0x04
 #define PCI_COMMAND_MASTER 0x4
 
@@ -375,26 +366,6 @@ static int test_vfio_cycles(const char *bdf)
 	return !err;
 }
 
-static int edu_wait(volatile uint32_t *bar)
-{
-	int i;
-
-	for (i = 0; i < 500; i++) {	/* edu's DMA runs from a 100 ms timer */
-		if (!(bar[EDU_DMA_CMD / 4] & EDU_CMD_START))
-			return 0;
-		usleep(2000);
-	}
-	return -ETIMEDOUT;
-}
-
-static void edu_dma(volatile uint32_t *bar, uint64_t src, uint64_t dst, uint32_t len, uint32_t cmd)
-{
-	*(volatile uint64_t *)((volatile char *)bar + EDU_DMA_SRC) = src;
-	*(volatile uint64_t *)((volatile char *)bar + EDU_DMA_DST) = dst;
-	*(volatile uint64_t *)((volatile char *)bar + EDU_DMA_CNT) = len;
-	bar[EDU_DMA_CMD / 4] = cmd | EDU_CMD_START;
-}
-
 static int test_edu_dma(const char *bdf)
 {
 	struct vfio v;
@@ -432,11 +403,11 @@ static int test_edu_dma(const char *bdf)
 		ret = -ENODEV;
 	if (!ret) {
 		edu_dma(bar, IOVA_SRC, EDU_BUF, DMA_LEN, 0);
-		ret = edu_wait(bar);
+		ret = edu_wait(bar, 1000);
 	}
 	if (!ret) {
 		edu_dma(bar, EDU_BUF, IOVA_DST, DMA_LEN, EDU_CMD_TO_RAM);
-		ret = edu_wait(bar);
+		ret = edu_wait(bar, 1000);
 	}
 	if (!ret) {
 		ok = !memcmp(src, dst, DMA_LEN);
@@ -455,7 +426,7 @@ static int test_edu_dma(const char *bdf)
 	others = count_substr(log, "event 0x");
 	free(log);
 	edu_dma(bar, IOVA_UNMAPPED, EDU_BUF, FAULT_LEN, 0);
-	ret = edu_wait(bar);
+	ret = edu_wait(bar, 1000);
 	usleep(20000);
 	log = kernel_log();
 	after = count_substr(log, "event 0x10 received");

@@ -11,6 +11,7 @@
  *       ok 1 name
  *   ok 1 guest
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -30,16 +31,20 @@ void ktap_begin(const char *suite, int planned)
 	fflush(stdout);
 }
 
+/* Threads of one test (stress.c) may report at once: one line at a time */
 void ktap_diag(const char *fmt, ...)
 {
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	va_list ap;
 
+	pthread_mutex_lock(&lock);
 	printf("    # ");
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
 	fflush(stdout);
+	pthread_mutex_unlock(&lock);
 }
 
 void ktap_result(bool ok, const char *name, const char *fmt, ...)

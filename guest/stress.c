@@ -66,13 +66,6 @@
 
 #include "harness.h"
 
-#define EDU_DMA_SRC	0x80
-#define EDU_DMA_DST	0x88
-#define EDU_DMA_CNT	0x90
-#define EDU_DMA_CMD	0x98
-#define EDU_CMD_START	0x1
-#define EDU_CMD_TO_RAM	0x2
-#define EDU_BUF		0x40000
 #define PCI_COMMAND	0x04
 #define PCI_COMMAND_MASTER 0x4
 #define DMA_LEN		2048	/* QEMU 7.2's edu aborts the VM at exactly 4096 */
@@ -111,29 +104,13 @@ static atomic_long nth_wrong_errno, nth_sweeps, nth_witness_checks;
 static char edu_bdf[NR_EDU][32], nvme_bdf[32], vblk_bdf[32];
 static const char *sha_nvme, *sha_vda;
 
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
-	va_list ap;
-
-	pthread_mutex_lock(&m);
-	printf("    # ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	pthread_mutex_unlock(&m);
-}
-
 /* Report the first few errors of each kind, then only count them. */
 static void note_unexpected(const char *who, const char *what, int err)
 {
 	long n = atomic_fetch_add(&unexpected, 1);
 
 	if (n < 10)
-		diag("UNEXPECTED: %s: %s: %s", who, what, strerror(-err));
+		ktap_diag("UNEXPECTED: %s: %s: %s", who, what, strerror(-err));
 }
 
 static bool done(void)
@@ -209,7 +186,7 @@ static void make_it_fail(bool on)
 	for (i = 0; i < 100; i++)
 		if (pwrite(mif_fd, on ? "1" : "0", 1, 0) == 1)
 			return;
-	diag("HARNESS: cannot set make-it-fail to %d: %s", on, strerror(errno));
+	ktap_diag("HARNESS: cannot set make-it-fail to %d: %s", on, strerror(errno));
 	atomic_fetch_add(&unexpected, 1);
 }
 
@@ -221,7 +198,7 @@ static void nth_set(unsigned int n)
 	for (i = 0; i < 100; i++)
 		if (pwrite(nth_fd, val, len, 0) == len)
 			return;
-	diag("HARNESS: cannot set fail-nth to %u: %s", n, strerror(errno));
+	ktap_diag("HARNESS: cannot set fail-nth to %u: %s", n, strerror(errno));
 	atomic_fetch_add(&unexpected, 1);
 }
 
@@ -375,7 +352,7 @@ static int classify(const char *who, int ph, long left, int ret)
 		}
 		atomic_fetch_add(&nth_surfaced, 1);
 		if (ret != -ENOMEM && atomic_fetch_add(&nth_wrong_errno, 1) < 5)
-			diag("%s: failure injected in attach prepare surfaced as %s, not ENOMEM",
+			ktap_diag("%s: failure injected in attach prepare surfaced as %s, not ENOMEM",
 			     who, strerror(-ret));
 		return NTH_SURFACED;
 	}
@@ -464,26 +441,6 @@ static void edu_disable(struct edu *e)
 	e->bar = NULL;
 }
 
-static int edu_wait(volatile uint32_t *bar)
-{
-	int i;
-
-	for (i = 0; i < 2500; i++) {	/* edu's DMA runs from a 100 ms timer */
-		if (!(bar[EDU_DMA_CMD / 4] & EDU_CMD_START))
-			return 0;
-		usleep(2000);
-	}
-	return -ETIMEDOUT;
-}
-
-static void edu_dma(volatile uint32_t *bar, uint64_t src, uint64_t dst, uint32_t len, uint32_t cmd)
-{
-	*(volatile uint64_t *)((volatile char *)bar + EDU_DMA_SRC) = src;
-	*(volatile uint64_t *)((volatile char *)bar + EDU_DMA_DST) = dst;
-	*(volatile uint64_t *)((volatile char *)bar + EDU_DMA_CNT) = len;
-	bar[EDU_DMA_CMD / 4] = cmd | EDU_CMD_START;
-}
-
 /*
  * Map a fresh buffer pair at the fixed IOVAs, copy src -> edu -> dst by DMA,
  * compare, unmap. 0: match, 1: mismatch, <0: an error (map, timeout).
@@ -507,10 +464,10 @@ static int edu_check(struct edu *e)
 		return ret;
 	}
 	edu_dma(e->bar, IOVA_SRC, EDU_BUF, DMA_LEN, 0);
-	ret = edu_wait(e->bar);
+	ret = edu_wait(e->bar, 5000);
 	if (!ret) {
 		edu_dma(e->bar, EDU_BUF, IOVA_DST, DMA_LEN, EDU_CMD_TO_RAM);
-		ret = edu_wait(e->bar);
+		ret = edu_wait(e->bar, 5000);
 	}
 	if (!ret) {
 		bad = memcmp(src, dst, DMA_LEN) != 0;
@@ -526,7 +483,7 @@ static void count_check(const char *who, int r)
 {
 	if (r > 0) {
 		if (atomic_fetch_add(&dma_bad, 1) < 5)
-			diag("%s: edu DMA data DIFFERS (check %s)", who, "through the SMMU");
+			ktap_diag("%s: edu DMA data DIFFERS (check %s)", who, "through the SMMU");
 	} else if (r < 0) {
 		atomic_fetch_add(&dma_err, 1);
 		note_unexpected(who, "edu DMA check", r);
@@ -754,7 +711,7 @@ static void *reader_fn(void *arg)
 			note_unexpected("reader", dev, ret);
 		} else if (!sha_nvme || strcmp(hex, sha_nvme)) {
 			if (atomic_fetch_add(&read_bad, 1) < 5)
-				diag("reader: %s sha256 %s, host says %s", dev, hex, sha_nvme ?: "?");
+				ktap_diag("reader: %s sha256 %s, host says %s", dev, hex, sha_nvme ?: "?");
 		}
 		atomic_fetch_add(&reads, 1);
 		atomic_fetch_add(&n_ops, 1);
@@ -806,7 +763,7 @@ static int vda_check(const char *who)
 	}
 	if (!sha_vda || strcmp(hex, sha_vda)) {
 		if (atomic_fetch_add(&vda_bad, 1) < 5)
-			diag("%s: %s sha256 %s, host says %s", who, dev, hex, sha_vda ?: "?");
+			ktap_diag("%s: %s sha256 %s, host says %s", who, dev, hex, sha_vda ?: "?");
 		return 1;
 	}
 	return 0;
@@ -936,21 +893,21 @@ static long log_splats(char *log)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		c = (long)count_substr(after, bad[i]);
 		if (c)
-			diag("kernel log after KUnit: %ld x \"%s\"", c, bad[i]);
+			ktap_diag("kernel log after KUnit: %ld x \"%s\"", c, bad[i]);
 		n += c;
 	}
 	*after = 0;
 	warns = (long)count_substr(log, "WARNING:");
 	expected = (long)count_substr(log, "drivers/pci/ats.c:");
 	if (warns > expected)
-		diag("kernel log during KUnit: %ld WARN(s), %ld from drivers/pci/ats.c", warns, expected);
+		ktap_diag("kernel log during KUnit: %ld WARN(s), %ld from drivers/pci/ats.c", warns, expected);
 	n += warns > expected ? warns - expected : 0;
 	for (i = 1; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (!strcmp(bad[i], "Call trace:"))
 			continue;
 		c = (long)count_substr(log, bad[i]);
 		if (c)
-			diag("kernel log during KUnit: %ld x \"%s\"", c, bad[i]);
+			ktap_diag("kernel log during KUnit: %ld x \"%s\"", c, bad[i]);
 		n += c;
 	}
 	*after = saved;
@@ -989,7 +946,7 @@ int stress_main(void)
 	}
 
 	ktap_begin("stress", 11);
-	diag("stress: %ld s (phases of %ld s), at most %ld operations, failslab %d%%",
+	ktap_diag("stress: %ld s (phases of %ld s), at most %ld operations, failslab %d%%",
 	     secs, phase_secs, max_ops, pct);
 
 	/* Devices */
@@ -1010,15 +967,15 @@ int stress_main(void)
 		ktap_end();
 		return 1;
 	}
-	diag("edu %s %s %s %s (vfio-pci), nvme %s, virtio %s", edu_bdf[0], edu_bdf[1],
+	ktap_diag("edu %s %s %s %s (vfio-pci), nvme %s, virtio %s", edu_bdf[0], edu_bdf[1],
 	     edu_bdf[2], edu_bdf[3], nvme_bdf, vblk_bdf);
 
 	failslab_setup();
 	if (have_prepare_seam)
-		diag("fault injection: failslab and fail-nth; attach prepare seam: arm_smmu_attach_prepare at 0x%lx..0x%lx",
+		ktap_diag("fault injection: failslab and fail-nth; attach prepare seam: arm_smmu_attach_prepare at 0x%lx..0x%lx",
 		     prep_start, prep_end);
 	else
-		diag("fault injection: %s", have_failslab ?
+		ktap_diag("fault injection: %s", have_failslab ?
 		     "failslab and fail-nth, but no stacktrace filter or no arm_smmu_attach_prepare in /proc/kallsyms" :
 		     "not available in this kernel (no failslab debugfs or fail-nth)");
 	have_kmemleak = !access(KMEMLEAK, W_OK);
@@ -1027,10 +984,10 @@ int stress_main(void)
 		char *text;
 
 		/* Only what the stress leaks counts: mark what is there now. */
-		diag("kmemleak: %ld report(s) before the stress (boot, KUnit), cleared",
+		ktap_diag("kmemleak: %ld report(s) before the stress (boot, KUnit), cleared",
 		     kmemleak_report(&text));
 		kmemleak_cmd("clear");
-		diag("kmemleak baseline scan: %llu s", (unsigned long long)((now_ns() - k0) / 1000000000ull));
+		ktap_diag("kmemleak baseline scan: %llu s", (unsigned long long)((now_ns() - k0) / 1000000000ull));
 	}
 	times0 = failslab_times();
 
@@ -1059,7 +1016,7 @@ int stress_main(void)
 		set_phase(PH_CLEAN, 0);
 		if (ph == PH_RANDOM)
 			times_rnd += before - failslab_times();
-		diag("t=%llus %s phase: ops %ld (cycles %ld, joins %ld, maps %ld, DMA checks %ld, reads %ld, binds %ld), injected %ld, unexpected %ld",
+		ktap_diag("t=%llus %s phase: ops %ld (cycles %ld, joins %ld, maps %ld, DMA checks %ld, reads %ld, binds %ld), injected %ld, unexpected %ld",
 		     (unsigned long long)((now_ns() - t0) / 1000000000ull), ph_name[ph],
 		     atomic_load(&n_ops), atomic_load(&cycles), atomic_load(&joins),
 		     atomic_load(&hammer_rounds), atomic_load(&witness_checks) + atomic_load(&cycle_dev_checks),
@@ -1071,24 +1028,24 @@ int stress_main(void)
 		pthread_join(th[i], NULL);
 	set_phase(PH_CLEAN, 0);
 	times_all = have_failslab ? times0 - failslab_times() : 0;
-	diag("stopped after %llu s", (unsigned long long)((now_ns() - t0) / 1000000000ull));
+	ktap_diag("stopped after %llu s", (unsigned long long)((now_ns() - t0) / 1000000000ull));
 
 	/* Results of the run */
 	ktap_result(atomic_load(&cycles) > 0 && !atomic_load(&unexpected), "vfio_attach_cycles",
 		    "%ld cycles on edu2/edu3 (%ld with an edu DMA check), %ld unexpected error(s)",
 		    atomic_load(&cycles), atomic_load(&cycle_dev_checks), atomic_load(&unexpected));
-	diag("vfio_attach_cycles: %ld (%ld with an edu DMA check in the new domain)",
+	ktap_diag("vfio_attach_cycles: %ld (%ld with an edu DMA check in the new domain)",
 	     atomic_load(&cycles), atomic_load(&cycle_dev_checks));
 	ktap_result(atomic_load(&joins) > 0 && atomic_load(&hammer_rounds) > 0,
 		    "shared_domain_join_and_invalidate", "%ld joins of D0, %ld map/unmap rounds in D0",
 		    atomic_load(&joins), atomic_load(&hammer_rounds));
-	diag("shared domain D0: %ld joins/leaves of edu1, %ld x (16 map + 16 unmap) of 4 KiB by two hammers",
+	ktap_diag("shared domain D0: %ld joins/leaves of edu1, %ld x (16 map + 16 unmap) of 4 KiB by two hammers",
 	     atomic_load(&joins), atomic_load(&hammer_rounds));
 	ktap_result(atomic_load(&binds) > 0 && !atomic_load(&bind_err) && !atomic_load(&vda_bad),
 		    "bind_unbind_cycles", "%ld rebinds, %ld error(s), %ld of %ld virtio disk reads differ",
 		    atomic_load(&binds), atomic_load(&bind_err), atomic_load(&vda_bad),
 		    atomic_load(&vda_reads));
-	diag("virtio disk: %ld x virtio-pci -> vfio-pci (attach cycle) -> virtio-pci, %ld reads",
+	ktap_diag("virtio disk: %ld x virtio-pci -> vfio-pci (attach cycle) -> virtio-pci, %ld reads",
 	     atomic_load(&binds), atomic_load(&vda_reads));
 	ktap_result(atomic_load(&witness_checks) > 0 && atomic_load(&reads) > 0 &&
 		    !atomic_load(&dma_bad) && !atomic_load(&dma_err) && !atomic_load(&read_bad) &&
@@ -1096,7 +1053,7 @@ int stress_main(void)
 		    "edu DMA: %ld bad, %ld errors; nvme: %ld of %ld reads differ, %ld errors",
 		    atomic_load(&dma_bad), atomic_load(&dma_err), atomic_load(&read_bad),
 		    atomic_load(&reads), atomic_load(&read_err));
-	diag("checksums: %ld edu DMA checks in D0 + %ld in new domains, %ld nvme reads; %ld bad",
+	ktap_diag("checksums: %ld edu DMA checks in D0 + %ld in new domains, %ld nvme reads; %ld bad",
 	     atomic_load(&witness_checks), atomic_load(&cycle_dev_checks), atomic_load(&reads),
 	     atomic_load(&dma_bad) + atomic_load(&read_bad) + atomic_load(&vda_bad));
 
@@ -1107,7 +1064,7 @@ int stress_main(void)
 		ktap_result(times_rnd > 0 && errs <= times_rnd, "failslab_failures_surface",
 			    "%ld failures injected at random, %ld operations failed (more failures than injections?)",
 			    times_rnd, errs);
-		diag("failslab (random, task-filtered): %ld failures injected, %ld operations failed with an error",
+		ktap_diag("failslab (random, task-filtered): %ld failures injected, %ld operations failed with an error",
 		     times_rnd, errs);
 	} else {
 		ktap_skip("failslab_failures_surface", "no failslab in this kernel");
@@ -1119,7 +1076,7 @@ int stress_main(void)
 			    atomic_load(&nth_injected), atomic_load(&nth_surfaced),
 			    atomic_load(&nth_absorbed), atomic_load(&nth_wrong_errno),
 			    atomic_load(&nth_sweeps), sweep_min, sweep_max);
-		diag("attach prepare (fail-nth under arm_smmu_attach_prepare): %ld failures injected, %ld surfaced as ENOMEM, %ld absorbed (instrumentation pools, type1 fallback), %ld complete sweeps; each attach cycle sweep surfaced %ld..%ld; D0 checked %ld times right after",
+		ktap_diag("attach prepare (fail-nth under arm_smmu_attach_prepare): %ld failures injected, %ld surfaced as ENOMEM, %ld absorbed (instrumentation pools, type1 fallback), %ld complete sweeps; each attach cycle sweep surfaced %ld..%ld; D0 checked %ld times right after",
 		     atomic_load(&nth_injected), atomic_load(&nth_surfaced), atomic_load(&nth_absorbed),
 		     atomic_load(&nth_sweeps), sweep_min, sweep_max, atomic_load(&nth_witness_checks));
 	} else {
@@ -1143,14 +1100,14 @@ int stress_main(void)
 			r = edu_check(e);
 		if (r) {
 			final_ok = false;
-			diag("final check: edu %s: %s", edu_bdf[i], r > 0 ? "data differs" : strerror(-r));
+			ktap_diag("final check: edu %s: %s", edu_bdf[i], r > 0 ? "data differs" : strerror(-r));
 		}
 		edu_disable(e);
 		vfio_close(&e->v);
 	}
 	if (vda_check("final")) {
 		final_ok = false;
-		diag("final check: the virtio disk does not read back");
+		ktap_diag("final check: the virtio disk does not read back");
 	}
 	{
 		char hex[65];
@@ -1158,13 +1115,13 @@ int stress_main(void)
 
 		if (disk_sha256("/dev/nvme0n1", hex, &bytes) || !sha_nvme || strcmp(hex, sha_nvme)) {
 			final_ok = false;
-			diag("final check: the nvme disk does not read back");
+			ktap_diag("final check: the nvme disk does not read back");
 		}
 	}
 	ktap_result(final_ok, "devices_work_after_stress",
 		    "an attach + edu DMA on each edu, or a disk read, failed after the stress");
 
-	diag("final checks: %ld s", (long)((now_ns() - t0) / 1000000000ull) - t);
+	ktap_diag("final checks: %ld s", (long)((now_ns() - t0) / 1000000000ull) - t);
 	/* Leaks: objects must be older than kmemleak's minimum age (5 s) */
 	if (have_kmemleak) {
 		uint64_t k0;
@@ -1172,7 +1129,7 @@ int stress_main(void)
 		sleep(6);
 		k0 = now_ns();
 		leaks = kmemleak_report(&leak_text);
-		diag("kmemleak final scan: %llu s", (unsigned long long)((now_ns() - k0) / 1000000000ull));
+		ktap_diag("kmemleak final scan: %llu s", (unsigned long long)((now_ns() - k0) / 1000000000ull));
 		ktap_result(leaks == 0, "kmemleak_clean", "%ld new suspected leak(s)%s", leaks,
 			    leaks < 0 ? " (kmemleak scan failed)" : "");
 		if (leaks > 0) {
@@ -1182,7 +1139,7 @@ int stress_main(void)
 			while (p && *p && lines < 60) {
 				char *nl = strchr(p, '\n');
 
-				diag("%.*s", nl ? (int)(nl - p) : (int)strlen(p), p);
+				ktap_diag("%.*s", nl ? (int)(nl - p) : (int)strlen(p), p);
 				p = nl ? nl + 1 : NULL;
 				lines++;
 			}
@@ -1195,7 +1152,7 @@ int stress_main(void)
 	splats = log ? log_splats(log) : -1;
 	ktap_result(splats == 0, "kernel_log_clean", "%ld splat line(s) in the kernel log", splats);
 
-	diag("totals: %ld operations, %ld failures injected (%ld seen as errors, %ld absorbed), %ld checksum errors, %ld kmemleak reports, %ld splats",
+	ktap_diag("totals: %ld operations, %ld failures injected (%ld seen as errors, %ld absorbed), %ld checksum errors, %ld kmemleak reports, %ld splats",
 	     atomic_load(&n_ops), times_all, atomic_load(&rnd_errors) + atomic_load(&nth_surfaced),
 	     atomic_load(&nth_absorbed),
 	     atomic_load(&dma_bad) + atomic_load(&read_bad) + atomic_load(&vda_bad), leaks, splats);

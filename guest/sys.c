@@ -222,3 +222,24 @@ int disk_sha256(const char *dev, char hex[65], size_t *bytes)
 	close(fd);
 	return ret;
 }
+
+void edu_dma(volatile uint32_t *bar, uint64_t src, uint64_t dst, uint32_t len,
+	     uint32_t cmd)
+{
+	*(volatile uint64_t *)((volatile char *)bar + EDU_DMA_SRC) = src;
+	*(volatile uint64_t *)((volatile char *)bar + EDU_DMA_DST) = dst;
+	*(volatile uint64_t *)((volatile char *)bar + EDU_DMA_CNT) = len;
+	bar[EDU_DMA_CMD / 4] = cmd | EDU_CMD_START;
+}
+
+int edu_wait(volatile uint32_t *bar, unsigned int ms)
+{
+	unsigned int i;
+
+	for (i = 0; i < ms / 2; i++) {
+		if (!(bar[EDU_DMA_CMD / 4] & EDU_CMD_START))
+			return 0;
+		usleep(2000);
+	}
+	return -ETIMEDOUT;
+}
