@@ -73,6 +73,11 @@ struct vfio {
 	int container, group, device;
 };
 int vfio_open(struct vfio *v, const char *bdf, bool want_device);
+/* vfio_open() calling around(arg, true) before the steps that attach (set
+ * container, set type1, open the device) and around(arg, false) after them,
+ * before the teardown of a failed open. */
+int vfio_open_around(struct vfio *v, const char *bdf, bool want_device,
+		     void (*around)(void *arg, bool begin), void *arg);
 void vfio_close(struct vfio *v);
 int vfio_map(struct vfio *v, void *vaddr, uint64_t iova, uint64_t size);
 int vfio_unmap(struct vfio *v, uint64_t iova, uint64_t size);

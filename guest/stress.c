@@ -601,45 +601,30 @@ static void *join_fn(void *arg)
 	return NULL;
 }
 
-/*
- * vfio_open() with the injection window around the steps that attach (set
- * container, set type1, open the device); the teardown of a failed open is
- * outside it. Returns fail-nth as inject_end() in *left.
- */
+/* The fault injection window of a VFIO open: the steps that attach */
+struct sopen_window {
+	int ph;
+	unsigned int nth;
+	long left;	/* fail-nth as inject_end() returns it */
+};
+
+static void sopen_around(void *arg, bool begin)
+{
+	struct sopen_window *w = arg;
+
+	if (begin)
+		inject_begin(w->ph, w->nth);
+	else
+		w->left = inject_end(w->ph);
+}
+
 static int sopen(struct vfio *v, const char *bdf, bool want_device, int ph,
 		 unsigned int nth, long *left)
 {
-	struct vfio_group_status st = { .argsz = sizeof(st) };
-	char path[256], grp[32];
-	int ret = 0;
+	struct sopen_window w = { .ph = ph, .nth = nth, .left = -1 };
+	int ret = vfio_open_around(v, bdf, want_device, sopen_around, &w);
 
-	*left = -1;
-	v->container = v->group = v->device = -1;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
-	if (link_basename(path, grp, sizeof(grp)))
-		return -ENODEV;
-	v->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	if (v->container < 0)
-		return -errno;
-	snprintf(path, sizeof(path), "/dev/vfio/%s", grp);
-	v->group = open(path, O_RDWR | O_CLOEXEC);
-	if (v->group < 0 || ioctl(v->group, VFIO_GROUP_GET_STATUS, &st)) {
-		ret = -errno;
-		vfio_close(v);
-		return ret;
-	}
-	inject_begin(ph, nth);
-	if (ioctl(v->group, VFIO_GROUP_SET_CONTAINER, &v->container) ||
-	    ioctl(v->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
-		ret = -errno;
-	if (!ret && want_device) {
-		v->device = ioctl(v->group, VFIO_GROUP_GET_DEVICE_FD, bdf);
-		if (v->device < 0)
-			ret = -errno;
-	}
-	*left = inject_end(ph);
-	if (ret)
-		vfio_close(v);
+	*left = w.left;
 	return ret;
 }
 

@@ -16,11 +16,12 @@
 
 #include "harness.h"
 
-int vfio_open(struct vfio *v, const char *bdf, bool want_device)
+int vfio_open_around(struct vfio *v, const char *bdf, bool want_device,
+		     void (*around)(void *arg, bool begin), void *arg)
 {
 	struct vfio_group_status st = { .argsz = sizeof(st) };
 	char path[256], grp[32];
-	int ret;
+	int ret = 0;
 
 	v->container = v->group = v->device = -1;
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
@@ -44,20 +45,33 @@ int vfio_open(struct vfio *v, const char *bdf, bool want_device)
 		errno = EBUSY;
 		goto err;
 	}
-	if (ioctl(v->group, VFIO_GROUP_SET_CONTAINER, &v->container))
-		goto err;
-	if (ioctl(v->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
-		goto err;
-	if (want_device) {
+	/* The steps that attach the group to the container's IOMMU domain */
+	if (around)
+		around(arg, true);
+	if (ioctl(v->group, VFIO_GROUP_SET_CONTAINER, &v->container) ||
+	    ioctl(v->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
+		ret = -errno;
+	if (!ret && want_device) {
 		v->device = ioctl(v->group, VFIO_GROUP_GET_DEVICE_FD, bdf);
 		if (v->device < 0)
-			goto err;
+			ret = -errno;
+	}
+	if (around)
+		around(arg, false);
+	if (ret) {
+		vfio_close(v);
+		return ret;
 	}
 	return 0;
 err:
 	ret = -errno;
 	vfio_close(v);
 	return ret;
+}
+
+int vfio_open(struct vfio *v, const char *bdf, bool want_device)
+{
+	return vfio_open_around(v, bdf, want_device, NULL, NULL);
 }
 
 void vfio_close(struct vfio *v)
