@@ -28,6 +28,8 @@ import re
 import subprocess
 import sys
 
+from results import walk  # the KTAP JSON walk of make check's results.py
+
 SPLATS = [
     "WARNING:", "BUG:", "KASAN:", "UBSAN:", "Oops", "Unable to handle kernel",
     "Internal error:", "Kernel panic", "possible recursive locking",
@@ -67,15 +69,6 @@ def splats(lines):
             continue
         found.append((i, line))
     return found, kunit_end
-
-
-def walk(group, path, out):
-    name = group.get("name", "?")
-    here = path + [name] if name != "KUnit Test Group" else path
-    for case in group.get("test_cases", []):
-        out.append((".".join(here + [case["name"]]), case["status"]))
-    for sub in group.get("sub_groups", []):
-        walk(sub, here, out)
 
 
 def parse_ktap(kunit, text, d, part):
