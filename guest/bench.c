@@ -311,23 +311,6 @@ static void dma_map_bench(const char *bdf, int threads)
 
 /* --- main ------------------------------------------------------------------ */
 
-static void find_edu(void)
-{
-	struct dirent **list;
-	int i, n = scandir("/sys/bus/pci/devices", &list, NULL, alphasort);
-
-	for (i = 0; i < n; i++) {
-		char v[16], d[16];
-
-		if (list[i]->d_name[0] != '.' && nedu < MAX_EDU &&
-		    read_filef(v, sizeof(v), "/sys/bus/pci/devices/%s/vendor", list[i]->d_name) > 0 &&
-		    read_filef(d, sizeof(d), "/sys/bus/pci/devices/%s/device", list[i]->d_name) > 0 &&
-		    strtoul(v, NULL, 16) == EDU_VENDOR && strtoul(d, NULL, 16) == EDU_DEVICE)
-			snprintf(edu[nedu++], sizeof(edu[0]), "%s", list[i]->d_name);
-		free(list[i]);
-	}
-	free(list);
-}
 
 int bench_main(void)
 {
@@ -357,7 +340,9 @@ int bench_main(void)
 	printf("harness-bench-info: markdev %s reg 0x%x\n", MARK_DEV, MARK_REG);
 	printf("harness-bench-info: vcpus %d secs %d ops %d\n", ncpu, secs, kops);
 
-	find_edu();
+	nedu = pci_find_all(EDU_VENDOR, EDU_DEVICE, edu, MAX_EDU);
+	if (nedu < 0)
+		nedu = 0;
 	for (i = 0; i < nedu; i++) {
 		ret = pci_bind(edu[i], "vfio-pci");
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", edu[i]);

@@ -32,6 +32,10 @@ uint64_t now_ns(void);
 
 /* PCI helpers over /sys/bus/pci/devices. */
 int pci_find(unsigned int vendor, unsigned int device, char *bdf, size_t len);
+/* Every device of an ID, in bus order; returns how many (at most max) or -errno. */
+int pci_find_all(unsigned int vendor, unsigned int device, char (*bdf)[32], int max);
+/* The end of the KUnit results in a kernel log: the line of the last "ok". */
+const char *kunit_end(const char *log);
 unsigned int pci_sid(const char *bdf);	/* requester ID: bus << 8 | devfn */
 int pci_bind(const char *bdf, const char *driver);
 

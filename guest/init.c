@@ -449,20 +449,6 @@ static int test_edu_dma(const char *bdf)
 	return ok;
 }
 
-/* The end of the KUnit run in the kernel log: after its last top-level result */
-static const char *kunit_end(const char *log)
-{
-	const char *end = log, *p;
-
-	for (p = log; (p = strstr(p, "] ok ")); p++)
-		end = p;
-	for (p = log; (p = strstr(p, "] not ok ")); p++)
-		if (p > end)
-			end = p;
-	p = strchr(end, '\n');
-	return p ? p : end;
-}
-
 /*
  * Nothing suspicious in the kernel log. KUnit suites that test WARN paths of
  * drivers/pci/ats.c (a buggy caller) WARN on purpose while they run: during

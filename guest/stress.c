@@ -791,26 +791,6 @@ static void *bind_fn(void *arg)
 
 /* --- setup and the end ------------------------------------------------------ */
 
-/* The PCI functions with vendor:device, in bus order. */
-static int pci_find_all(unsigned int ven, unsigned int dev, char out[][32], int max)
-{
-	struct dirent **list;
-	int n = scandir("/sys/bus/pci/devices", &list, NULL, alphasort), i, found = 0;
-
-	for (i = 0; i < n; i++) {
-		char v[16], d[16];
-
-		if (list[i]->d_name[0] != '.' && found < max &&
-		    read_filef(v, sizeof(v), "/sys/bus/pci/devices/%s/vendor", list[i]->d_name) > 0 &&
-		    read_filef(d, sizeof(d), "/sys/bus/pci/devices/%s/device", list[i]->d_name) > 0 &&
-		    strtoul(v, NULL, 16) == ven && strtoul(d, NULL, 16) == dev)
-			snprintf(out[found++], 32, "%s", list[i]->d_name);
-		free(list[i]);
-	}
-	free(list);
-	return found;
-}
-
 static int kmemleak_cmd(const char *cmd)
 {
 	return write_file(KMEMLEAK, cmd);
@@ -841,20 +821,6 @@ static long kmemleak_report(char **text)
 	return (long)count_substr(buf, "unreferenced object");
 }
 
-/* The end of the KUnit run in the kernel log: after its last top-level result */
-static char *kunit_end(char *log)
-{
-	char *end = log, *p;
-
-	for (p = log; (p = strstr(p, "] ok ")); p++)
-		end = p;
-	for (p = log; (p = strstr(p, "] not ok ")); p++)
-		if (p > end)
-			end = p;
-	p = strchr(end, '\n');
-	return p ? p : end;
-}
-
 /*
  * Splats in the kernel log. While KUnit runs, the pci-ats suite WARNs on
  * purpose in drivers/pci/ats.c (and only there); after KUnit, nothing.
@@ -871,7 +837,7 @@ static long log_splats(char *log)
 		"self-detected stall", "rcu_preempt detected stall",
 		"C_BAD_STE", "C_BAD_CD", "gerror", "event 0x",
 	};
-	char *after = kunit_end(log), saved = *after;
+	char *after = (char *)kunit_end(log), saved = *after;
 	long n = 0, c, warns, expected;
 	size_t i;
 
@@ -935,7 +901,7 @@ int stress_main(void)
 	     secs, phase_secs, max_ops, pct);
 
 	/* Devices */
-	nedu = pci_find_all(0x1234, 0x11e8, edu_bdf, NR_EDU);
+	nedu = pci_find_all(EDU_VENDOR, EDU_DEVICE, edu_bdf, NR_EDU);
 	ret = pci_find(0x1b36, 0x0010, nvme_bdf, sizeof(nvme_bdf)) ?:
 	      pci_find(0x1af4, 0x1042, vblk_bdf, sizeof(vblk_bdf));
 	for (i = 0; i < nedu && !ret; i++)

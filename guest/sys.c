@@ -130,29 +130,51 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+int pci_find_all(unsigned int vendor, unsigned int device, char (*bdf)[32], int max)
+{
+	struct dirent **list;
+	int n = scandir("/sys/bus/pci/devices", &list, NULL, alphasort), i, found = 0;
+
+	if (n < 0)
+		return -errno;
+	for (i = 0; i < n; i++) {
+		char v[16], d[16];
+
+		if (list[i]->d_name[0] != '.' && found < max &&
+		    read_filef(v, sizeof(v), "/sys/bus/pci/devices/%s/vendor", list[i]->d_name) > 0 &&
+		    read_filef(d, sizeof(d), "/sys/bus/pci/devices/%s/device", list[i]->d_name) > 0 &&
+		    strtoul(v, NULL, 16) == vendor && strtoul(d, NULL, 16) == device)
+			snprintf(bdf[found++], sizeof(bdf[0]), "%s", list[i]->d_name);
+		free(list[i]);
+	}
+	free(list);
+	return found;
+}
+
 int pci_find(unsigned int vendor, unsigned int device, char *bdf, size_t len)
 {
-	DIR *d = opendir("/sys/bus/pci/devices");
-	struct dirent *e;
-	char v[32], dv[32];
-	int ret = -ENODEV;
+	char first[1][32];
+	int n = pci_find_all(vendor, device, first, 1);
 
-	if (!d)
-		return -errno;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (read_filef(v, sizeof(v), "/sys/bus/pci/devices/%s/vendor", e->d_name) < 0 ||
-		    read_filef(dv, sizeof(dv), "/sys/bus/pci/devices/%s/device", e->d_name) < 0)
-			continue;
-		if (strtoul(v, NULL, 16) == vendor && strtoul(dv, NULL, 16) == device) {
-			snprintf(bdf, len, "%s", e->d_name);
-			ret = 0;
-			break;
-		}
-	}
-	closedir(d);
-	return ret;
+	if (n < 0)
+		return n;
+	if (!n)
+		return -ENODEV;
+	snprintf(bdf, len, "%s", first[0]);
+	return 0;
+}
+
+const char *kunit_end(const char *log)
+{
+	const char *end = log, *p;
+
+	for (p = log; (p = strstr(p, "] ok ")); p++)
+		end = p;
+	for (p = log; (p = strstr(p, "] not ok ")); p++)
+		if (p > end)
+			end = p;
+	p = strchr(end, '\n');
+	return p ? p : end;
 }
 
 unsigned int pci_sid(const char *bdf)
