@@ -822,8 +822,8 @@ static long kmemleak_report(char **text)
 }
 
 /*
- * Splats in the kernel log. While KUnit runs, the pci-ats suite WARNs on
- * purpose in drivers/pci/ats.c (and only there); after KUnit, nothing.
+ * Splats in the kernel log, KUnit included: the suites provoke the caller
+ * bugs of drivers/pci/ats.c through a static stub, without a WARN.
  */
 static long log_splats(char *log)
 {
@@ -838,7 +838,7 @@ static long log_splats(char *log)
 		"C_BAD_STE", "C_BAD_CD", "gerror", "event 0x",
 	};
 	char *after = (char *)kunit_end(log), saved = *after;
-	long n = 0, c, warns, expected;
+	long n = 0, c;
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -848,14 +848,7 @@ static long log_splats(char *log)
 		n += c;
 	}
 	*after = 0;
-	warns = (long)count_substr(log, "WARNING:");
-	expected = (long)count_substr(log, "drivers/pci/ats.c:");
-	if (warns > expected)
-		ktap_diag("kernel log during KUnit: %ld WARN(s), %ld from drivers/pci/ats.c", warns, expected);
-	n += warns > expected ? warns - expected : 0;
-	for (i = 1; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (!strcmp(bad[i], "Call trace:"))
-			continue;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		c = (long)count_substr(log, bad[i]);
 		if (c)
 			ktap_diag("kernel log during KUnit: %ld x \"%s\"", c, bad[i]);

@@ -37,7 +37,7 @@ disk() {
 sha_vda=$(disk virtio)
 sha_nvme=$(disk nvme)
 
-append="console=ttyAMA0 panic=-1 loglevel=7 rdinit=/init"
+append="console=ttyAMA0 panic=-1 panic_on_warn=1 loglevel=7 rdinit=/init"
 append+=" vfio_iommu_type1.allow_unsafe_interrupts=1"
 append+=" guest.mode=$MODE guest.sha_vda=$sha_vda guest.sha_nvme=$sha_nvme"
 append+=" ${GUEST_ARGS:-}"
