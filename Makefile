@@ -4,7 +4,9 @@
 # Variables: SERIES=none (unpatched base)  EXTRA_PATCHES="a.patch ..."
 #            FORCE=1 (make tree over unexported work)  JOBS=N
 #            BOOT_TIMEOUT=s  KUNIT_ARGS='...'  GUEST_ARGS='...'
+#            CHECK_X86=0 (make check skips its x86_ats step)
 export SERIES EXTRA_PATCHES FORCE JOBS BOOT_TIMEOUT KUNIT_ARGS GUEST_ARGS
+export CHECK_X86 X86_DIR X86_BOOT_TIMEOUT X86_CYCLES X86_GUEST_ARGS
 export STRESS_SECS STRESS_OPS STRESS_PHASE_SECS STRESS_FAILSLAB_PCT STRESS_KASAN STRESS_DIR \
 	STRESS_KEEP_TRACE STRESS_BOOT_TIMEOUT BUILD_LOCK
 
@@ -18,6 +20,7 @@ help:
 	@echo "make kunit    kunit.py run --arch=arm64 with configs/kunit.config"
 	@echo "make kernel   build the arm64 boot kernel (out of tree, ccache)"
 	@echo "make check    the test command: hygiene, KUnit at boot, guest tests"
+	@echo "make x86-check  make check's x86_ats step alone: x86_64 kernel, ATS live through Intel VT-d"
 	@echo "make series-check  patches/ metadata: sign-offs, subject prefixes, whitespace, cover diffstat"
 	@echo "make run      boot it and show what the SMMU does"
 	@echo "make shell    boot it with an interactive busybox shell"
@@ -43,6 +46,10 @@ kunit: tree-use
 	@$(S)/kunit.sh
 check: tree-use
 	@$(S)/check.sh
+# make check's x86_ats step alone (x86_64 kernel, q35 + Intel VT-d, ATS live).
+.PHONY: x86-check
+x86-check: tree-use
+	@$(S)/x86-check.sh
 # From patches/ alone (no tree, no build); also part of make check.
 .PHONY: series-check
 series-check:
@@ -60,5 +67,6 @@ bench: tree-use
 stress: tree-use
 	@$(S)/stress.sh
 clean:
-	rm -rf build/out build/*/out build/kunit build/*/kunit build/guest build/qemu build/logs \
+	rm -rf build/out build/*/out build/x86/boot-out build/*/x86-boot-out build/kunit build/*/kunit \
+		build/guest build/qemu build/logs \
 		build/stress-out build/stress-lite-out build/*/stress-out build/*/stress-lite-out build/stress

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Shared helpers of the guest programs: KTAP output, sysfs and kernel log
- * access, SHA-256, and VFIO type1 plumbing. Built statically for aarch64.
+ * access, SHA-256, and VFIO type1 plumbing. Built statically for aarch64;
+ * ktap.c, sys.c and sha256.c also for x86_64 (x86-ats.c).
  */
 #ifndef GUEST_HARNESS_H
 #define GUEST_HARNESS_H

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make check: build the boot kernel (KUnit suites built in), check the series'
 # hygiene, boot under QEMU (virt, SMMUv3, virtio-blk, NVMe, edu), parse the
-# KUnit and guest KTAP with kunit.py, check QEMU's SMMUv3 trace, and end with
+# KUnit and guest KTAP with kunit.py, check QEMU's SMMUv3 trace, boot an x86_64
+# kernel with ATS live through Intel VT-d, run the short stress, and end with
 # "check: N passed, M failed, K skipped". Exit status 1 on any failure.
 . "$(dirname "$0")/lib.sh"
 
@@ -94,6 +95,20 @@ fi
 cp "$C/boot$boot"/*.json "$C/"
 cat "$C/boot$boot/host.results" >>"$RESULTS"
 for f in console.log trace.log; do ln -sf "boot$boot/$f" "$C/$f"; done
+
+# The PCI ATS core live on x86_64 (scripts/x86-check.sh): an x86_64 kernel of
+# the same tree booted on q35 with QEMU's Intel VT-d and an ATS-capable disk;
+# its checks join this run's results as "x86_ats:" lines. CHECK_X86=0 skips it.
+if [ "${CHECK_X86:-1}" = 1 ]; then
+	step "x86_64 kernel: PCI ATS live through Intel VT-d (make x86-check alone)"
+	if X86_DIR=$C/x86 "$TOP/scripts/x86-check.sh"; then
+		ok "x86_ats passed"
+	else
+		warn "x86_ats failed (logs in ${C#"$TOP"/}/x86/)"
+	fi
+else
+	echo "SKIP x86_ats: CHECK_X86=0" >>"$RESULTS"
+fi
 
 # The short stress (scripts/stress.sh, make stress's test bounded for CI): the
 # same debug kernel as make stress (KASAN costs 7% of its cold build, so no

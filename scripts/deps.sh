@@ -8,6 +8,8 @@ PKGS=(
 	gcc-aarch64-linux-gnu		# cross compiler
 	libc6-dev-arm64-cross		# arm64 libc for the static guest programs (only recommended by gcc)
 	qemu-system-arm			# qemu-system-aarch64
+	qemu-system-x86			# qemu-system-x86_64 (make check's x86_ats step)
+	libc6-dev			# static x86_64 /init of that step (gcc -static)
 	gcc make bc flex bison libssl-dev libelf-dev cpio kmod rsync xz-utils
 	python3 git ccache sparse perl	# kunit.py, checkpatch.pl, C=2
 	python3-ply python3-git		# checkpatch's SPDX check (scripts/spdxcheck.py)
