@@ -7,6 +7,8 @@
 #   series_exported       build/linux holds exactly the exported series
 #   checkpatch:<patch>    scripts/checkpatch.pl --strict: no error, warning or check
 #   builds_alone:<patch>  every patch builds on its own (incremental, ccache)
+#   builds_alone_x86:<patch>  and, if it touches the PCI core or the Intel or
+#                         AMD IOMMU drivers, their x86_64 objects too
 #   no_new_warnings       sparse (C=2) and W=1 on the touched files: nothing new
 #                         compared with the base
 #   series_*, cover_letter_shortlog, cover_letter_diffstat, series_check_selftest
@@ -112,6 +114,24 @@ for c in "${commits[@]}"; do
 done
 
 # --- every patch builds on its own -------------------------------------------------
+# x86_build DIR TREE: the x86_64 objects of the other callers of the PCI ATS API
+# (drivers/pci, the Intel and AMD IOMMU drivers) of TREE, out of tree in DIR,
+# configured from configs/x86-iommu.config (allnoconfig) when it changed.
+x86_build() {
+	local dir=$1 tree=$2
+	mkdir -p "$dir"
+	if ! cmp -s "$TOP/configs/x86-iommu.config" "$dir/harness.config" ||
+		[ ! -f "$dir/.config" ]; then
+		cp "$TOP/configs/x86-iommu.config" "$dir/harness.config"
+		make -C "$tree" O="$dir" ARCH=x86_64 CROSS_COMPILE= \
+			KCONFIG_ALLCONFIG="$dir/harness.config" allnoconfig || return 1
+	fi
+	make -C "$tree" O="$dir" ARCH=x86_64 CROSS_COMPILE= -j"$JOBS" \
+		drivers/pci/ drivers/iommu/intel/ drivers/iommu/amd/
+}
+# The files whose patches the x86 build checks on their own as well.
+X86_FILES='^(drivers/pci/|drivers/iommu/(intel|amd)/|include/linux/pci)'
+
 # The last commit is the main build; the others are built in build/bisect.
 if [ ${#commits[@]} -gt 1 ]; then
 	variant_dirs bisect
@@ -131,6 +151,14 @@ if [ ${#commits[@]} -gt 1 ]; then
 		else
 			fail "builds_alone:$name" "see ${H#"$TOP"/}/$name.build.log"
 			tail -n 20 "$H/$name.build.log" >&2
+		fi
+		git -C "$MAIN" diff-tree --no-commit-id --name-only -r "$c" | grep -qE "$X86_FILES" ||
+			continue
+		if x86_build "${OUT%/out}/x86-out" "$SRC" >"$H/$name.x86-build.log" 2>&1; then
+			pass "builds_alone_x86:$name"
+		else
+			fail "builds_alone_x86:$name" "the x86_64 build of drivers/pci and drivers/iommu/{intel,amd} failed: see ${H#"$TOP"/}/$name.x86-build.log"
+			tail -n 20 "$H/$name.x86-build.log" >&2
 		fi
 	done
 else
