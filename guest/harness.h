@@ -28,6 +28,9 @@ int write_file(const char *path, const char *val);
 int link_basename(const char *path, char *buf, size_t len);
 const char *cmdline_get(const char *key);	/* value of key= on /proc/cmdline */
 char *kernel_log(void);				/* malloc'ed dmesg text */
+/* /init's start: /proc, /sys, /dev (devtmpfs), debugfs, console loglevel */
+void guest_setup(int console_level);
+void guest_poweroff(void);			/* never returns */
 size_t count_substr(const char *hay, const char *needle);
 uint64_t now_ns(void);
 

@@ -91,29 +91,6 @@ static void out(const char *fmt, ...)
 	fflush(stdout);
 }
 
-static void setup(void)
-{
-	mkdir("/proc", 0755);
-	mkdir("/sys", 0755);
-	mkdir("/dev", 0755);
-	mount("proc", "/proc", "proc", 0, NULL);
-	mount("sysfs", "/sys", "sysfs", 0, NULL);
-	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
-	mkdir("/sys/kernel/debug", 0755);
-	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
-	/* Keep kernel messages off the console: the KTAP must not interleave. */
-	klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, NULL, 1);
-}
-
-static void poweroff(void)
-{
-	fflush(stdout);
-	sync();
-	reboot(RB_POWER_OFF);
-	for (;;)
-		pause();
-}
-
 /* --- SMMU and groups ----------------------------------------------------- */
 
 static int test_smmu_probed(void)
@@ -516,7 +493,8 @@ int main(void)
 	char edu[32] = "";
 	int has_edu;
 
-	setup();
+	/* Keep kernel messages off the console: the KTAP must not interleave */
+	guest_setup(1);
 	mode = last_mode();
 	if (!mode)
 		mode = "check";
@@ -528,7 +506,7 @@ int main(void)
 		printf("harness-guest: end\n");
 		printf("harness-stress-status: %s\n", ret ? "failed" : "ok");
 		stress_dump_kmsg();
-		poweroff();
+		guest_poweroff();
 	}
 	if (!strcmp(mode, "bench")) {
 		int ret;
@@ -537,14 +515,14 @@ int main(void)
 		ret = bench_main();
 		printf("harness-bench-status: %s\n", ret ? "failed" : "ok");
 		printf("harness-guest: end\n");
-		poweroff();
+		guest_poweroff();
 	}
 	run_mode = !strcmp(mode, "run");
 	has_edu = !pci_find(EDU_VENDOR, EDU_DEVICE, edu, sizeof(edu));
 
 	if (!strcmp(mode, "shell")) {
 		shell();
-		poweroff();
+		guest_poweroff();
 	}
 	printf("harness-guest: begin\n");
 	if (run_mode) {
@@ -583,6 +561,6 @@ int main(void)
 		ktap_end();
 	}
 	printf("harness-guest: end\n");
-	poweroff();
+	guest_poweroff();
 	return 0;
 }

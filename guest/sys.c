@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/klog.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -264,4 +267,29 @@ int edu_wait(volatile uint32_t *bar, unsigned int ms)
 		usleep(2000);
 	}
 	return -ETIMEDOUT;
+}
+
+void guest_setup(int console_level)
+{
+	mkdir("/proc", 0755);
+	mkdir("/sys", 0755);
+	mkdir("/dev", 0755);
+	mount("proc", "/proc", "proc", 0, NULL);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	/* Absent from a kernel without debugfs: nothing then uses it */
+	mkdir("/sys/kernel/debug", 0755);
+	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, NULL, console_level);
+}
+
+void guest_poweroff(void)
+{
+	fflush(stdout);
+	sync();
+	reboot(RB_POWER_OFF);
+	/* No power-off (x86 without ACPI power-off): QEMU's -no-reboot ends on a reset */
+	reboot(RB_AUTOBOOT);
+	for (;;)
+		pause();
 }

@@ -50,34 +50,6 @@
 static char bdf[32];
 static unsigned int ats_pos;	/* offset of the ATS capability, 0 if none */
 
-static void setup(void)
-{
-	mkdir("/proc", 0755);
-	mkdir("/sys", 0755);
-	mkdir("/dev", 0755);
-	mount("proc", "/proc", "proc", 0, NULL);
-	mount("sysfs", "/sys", "sysfs", 0, NULL);
-	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
-	/*
-	 * Keep the kernel's informational messages off the console, so that the
-	 * KTAP does not interleave with them, but not its warnings: with
-	 * panic_on_warn=1 a WARN panics before the guest can report it, and
-	 * the host finds the splat on the console.
-	 */
-	klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, NULL, 5);
-}
-
-static void poweroff(void)
-{
-	fflush(stdout);
-	sync();
-	reboot(RB_POWER_OFF);
-	/* No ACPI power-off: QEMU runs with -no-reboot, a reset ends it too. */
-	reboot(RB_AUTOBOOT);
-	for (;;)
-		pause();
-}
-
 /* The device's configuration space (4 KiB through MMCONFIG); <0 on error. */
 static int read_config(uint8_t cfg[4096])
 {
@@ -393,7 +365,12 @@ int main(void)
 	const char *v;
 	int cycles = 3, ret;
 
-	setup();
+	/*
+	 * Informational messages off the console (the KTAP must not interleave
+	 * with them), warnings on it: with panic_on_warn=1 a WARN panics before
+	 * the guest can report it, and the host finds the splat on the console.
+	 */
+	guest_setup(5);
 	v = cmdline_get("guest.x86_cycles");
 	if (v && atoi(v) > 0)
 		cycles = atoi(v) < 100 ? atoi(v) : 100;	/* marks are one byte */
@@ -426,6 +403,6 @@ int main(void)
 	test_log_clean();
 	ktap_end();
 	printf("harness-guest: end\n");
-	poweroff();
+	guest_poweroff();
 	return 0;
 }
