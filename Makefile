@@ -6,7 +6,7 @@
 #            BOOT_TIMEOUT=s  KUNIT_ARGS='...'  GUEST_ARGS='...'
 #            CHECK_X86=0 (make check skips its x86_ats step)
 export SERIES EXTRA_PATCHES FORCE JOBS BOOT_TIMEOUT KUNIT_ARGS GUEST_ARGS
-export CHECK_X86 X86_DIR X86_BOOT_TIMEOUT X86_CYCLES X86_GUEST_ARGS
+export CHECK_X86 CHECK_CONFIGS CONFIGS_ONLY CONFIG_BOOT_TIMEOUT X86_DIR X86_BOOT_TIMEOUT X86_CYCLES X86_GUEST_ARGS
 export STRESS_SECS STRESS_OPS STRESS_PHASE_SECS STRESS_FAILSLAB_PCT STRESS_KASAN STRESS_DIR \
 	STRESS_KEEP_TRACE STRESS_BOOT_TIMEOUT BUILD_LOCK
 
@@ -21,6 +21,7 @@ help:
 	@echo "make kernel   build the arm64 boot kernel (out of tree, ccache)"
 	@echo "make check    the test command: hygiene, KUnit at boot, guest tests"
 	@echo "make x86-check  make check's x86_ats step alone: x86_64 kernel, ATS live through Intel VT-d"
+	@echo "make configs  make check's configurations alone: minimal, no PCI_IOV/SVA, IOMMUFD, modules, clang, Debian"
 	@echo "make series-check  patches/ metadata: sign-offs, subject prefixes, whitespace, cover diffstat"
 	@echo "make run      boot it and show what the SMMU does"
 	@echo "make shell    boot it with an interactive busybox shell"
@@ -50,6 +51,10 @@ check: tree-use
 .PHONY: x86-check
 x86-check: tree-use
 	@$(S)/x86-check.sh
+# make check's configurations step alone (scripts/configs.sh); CONFIGS_ONLY=...
+.PHONY: configs
+configs: tree-use
+	@$(S)/configs.sh
 # From patches/ alone (no tree, no build); also part of make check.
 .PHONY: series-check
 series-check:
@@ -67,7 +72,7 @@ bench: tree-use
 stress: tree-use
 	@$(S)/stress.sh
 clean:
-	rm -rf build/out build/*/out build/x86/boot-out build/*/x86-boot-out build/*/x86-out \
+	rm -rf build/out build/*/out build/configs build/x86/boot-out build/*/x86-boot-out build/*/x86-out \
 		build/kunit build/*/kunit \
 		build/guest build/qemu build/logs \
 		build/stress-out build/stress-lite-out build/*/stress-out build/*/stress-lite-out build/stress

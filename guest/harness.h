@@ -29,6 +29,7 @@ int link_basename(const char *path, char *buf, size_t len);
 const char *cmdline_get(const char *key);	/* value of key= on /proc/cmdline */
 char *kernel_log(void);				/* malloc'ed dmesg text */
 /* /init's start: /proc, /sys, /dev (devtmpfs), debugfs, console loglevel */
+int guest_load_modules(void);			/* /lib/modules/load, in order */
 void guest_setup(int console_level);
 void guest_poweroff(void);			/* never returns */
 size_t count_substr(const char *hay, const char *needle);

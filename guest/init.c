@@ -467,6 +467,24 @@ static int test_kernel_log_clean(void)
 	return !n;
 }
 
+/*
+ * With the SMMU driver a module, the disks probe once it has bound (their
+ * probe was deferred until then): wait for them. Returns the milliseconds
+ * waited, negative when they did not appear within timeout_ms.
+ */
+static int wait_for_disks(int timeout_ms)
+{
+	int ms;
+
+	for (ms = 0; ms < timeout_ms; ms += 10) {
+		if (!access("/sys/block/vda", F_OK) &&
+		    !access("/sys/block/nvme0n1", F_OK))
+			return ms;
+		usleep(10000);
+	}
+	return -ms;
+}
+
 static void shell(void)
 {
 	char *const argv[] = { "/bin/busybox", "sh", NULL };
@@ -489,12 +507,18 @@ static void shell(void)
 
 int main(void)
 {
+	int mods, mods_failed, mods_waited = 0;
 	const char *mode;
 	char edu[32] = "";
 	int has_edu;
 
+	/* Modules first, while their KUnit KTAP still reaches the console */
+	mods = !access("/lib/modules/load", R_OK);
+	mods_failed = guest_load_modules();
 	/* Keep kernel messages off the console: the KTAP must not interleave */
 	guest_setup(1);
+	if (mods)
+		mods_waited = wait_for_disks(30000);
 	mode = last_mode();
 	if (!mode)
 		mode = "check";
@@ -540,7 +564,12 @@ int main(void)
 	} else {
 		int ret;
 
-		ktap_begin("guest", 11);
+		ktap_begin("guest", 11 + mods);
+		if (mods)
+			ktap_result(!mods_failed && mods_waited >= 0, "modules_loaded",
+				    "%d module(s) failed to load; disks %s after %d ms",
+				    mods_failed, mods_waited >= 0 ? "present" : "missing",
+				    mods_waited >= 0 ? mods_waited : -mods_waited);
 		test_smmu_probed();
 		test_groups();
 		check_disk("vda", "guest.sha_vda", "virtio_blk_read_through_smmu");

@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -267,6 +268,42 @@ int edu_wait(volatile uint32_t *bar, unsigned int ms)
 		usleep(2000);
 	}
 	return -ETIMEDOUT;
+}
+
+/*
+ * Load the modules listed, in order, in /lib/modules/load (one path a line), if
+ * the initramfs has that file (make check's config:modules step). Before
+ * guest_setup() lowers the console level, so that the KTAP of the KUnit suites
+ * that run at load reaches the console, framed by "harness-module:" lines for
+ * the host. Returns the number of modules that failed to load.
+ */
+int guest_load_modules(void)
+{
+	char path[256];
+	int failed = 0;
+	FILE *f = fopen("/lib/modules/load", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(path, sizeof(path), f)) {
+		int fd, ret = 0;
+
+		path[strcspn(path, "\n")] = 0;
+		if (!path[0])
+			continue;
+		printf("harness-module: load %s\n", path);
+		fflush(stdout);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || syscall(SYS_finit_module, fd, "", 0))
+			ret = -errno;
+		if (fd >= 0)
+			close(fd);
+		printf("harness-module: loaded %s: %s\n", path, ret ? strerror(-ret) : "ok");
+		fflush(stdout);
+		failed += !!ret;
+	}
+	fclose(f);
+	return failed;
 }
 
 void guest_setup(int console_level)

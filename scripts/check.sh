@@ -110,6 +110,17 @@ else
 	echo "SKIP x86_ats: CHECK_X86=0" >>"$RESULTS"
 fi
 
+# Every configuration users build (scripts/configs.sh, make configs alone):
+# minimal Kconfig sets, PCI_IOV or SVA off, IOMMUFD on, the driver and its
+# suites as modules loaded in the guest, clang, Debian's arm64 configuration;
+# one "config:<name>" line each. CHECK_CONFIGS=0 skips them.
+if [ "${CHECK_CONFIGS:-1}" = 1 ]; then
+	step "configurations (make configs alone)"
+	"$TOP/scripts/configs.sh" || warn "scripts/configs.sh stopped (exit $?): see above"
+else
+	echo "SKIP configs: CHECK_CONFIGS=0" >>"$RESULTS"
+fi
+
 # The short stress (scripts/stress.sh, make stress's test bounded for CI): the
 # same debug kernel as make stress (KASAN costs 7% of its cold build, so no
 # lighter one: README, make stress), CHECK_STRESS_SECS of attach/DMA/rebind

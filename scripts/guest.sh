@@ -4,6 +4,10 @@
 #   build/guest/initramfs-shell.cpio   the same plus /bin/busybox (make shell)
 #   build/guest/initramfs-bench.cpio   with WITH_BENCH=1: the same plus the
 #                                      kernel's /bin/dma_map_benchmark (make bench)
+#   build/guest/initramfs-modules.cpio with WITH_MODULES=<build dir>: the same
+#                                      plus the modules of that kernel build, in
+#                                      /lib/modules, loaded by /init in the
+#                                      order of its modules.order
 . "$(dirname "$0")/lib.sh"
 
 # GUEST_OUT=dir builds elsewhere (make stress: build/stress/guest), so that a
@@ -78,5 +82,27 @@ if [ "${WITH_BENCH:-}" = 1 ]; then
 		echo "file /bin/dma_map_benchmark $G/bin/dma_map_benchmark 0755 0 0"
 	} >"$G/initramfs-bench.list.new"
 	cpio_from "$G/initramfs-bench.list.new" "$G/initramfs-bench.cpio"
+fi
+if [ -n "${WITH_MODULES:-}" ]; then
+	order=$WITH_MODULES/modules.order
+	[ -s "$order" ] || die "no modules.order in ${WITH_MODULES#"$TOP"/}" \
+		"build that kernel with its modules first (make ... modules)"
+	: >"$G/modules.load.new"
+	{
+		base_list
+		echo "dir /lib 0755 0 0"
+		echo "dir /lib/modules 0755 0 0"
+		while read -r m; do
+			ko=$WITH_MODULES/${m%.o}.ko
+			[ -f "$ko" ] || die "${ko#"$TOP"/} is listed in modules.order but missing" \
+				"rebuild the modules of ${WITH_MODULES#"$TOP"/}"
+			echo "file /lib/modules/$(basename "$ko") $ko 0644 0 0"
+			echo "/lib/modules/$(basename "$ko")" >>"$G/modules.load.new"
+		done <"$order"
+		echo "file /lib/modules/load $G/modules.load 0644 0 0"
+	} >"$G/initramfs-modules.list.new"
+	cmp -s "$G/modules.load.new" "$G/modules.load" || mv "$G/modules.load.new" "$G/modules.load"
+	rm -f "$G/modules.load.new"
+	cpio_from "$G/initramfs-modules.list.new" "$G/initramfs-modules.cpio"
 fi
 ok "guest programs and initramfs ready (${G#"$TOP"/})"

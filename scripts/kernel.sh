@@ -6,6 +6,10 @@
 #   KOUT=dir               build directory (default: build/out of the variant)
 #   KLOGS=dir              where config.log and build.log go (default: the
 #                          variant's logs dir)
+#   KTARGETS="Image ..."   what to build (default Image)
+#
+# A symbol set twice in the fragments takes its last value (as Kconfig does),
+# so a fragment can override an earlier one (configs/matrix/modules.config).
 #
 # Prints the Image path on the last line of stdout.
 . "$(dirname "$0")/lib.sh"
@@ -34,20 +38,28 @@ configure() {
 	mv "$frag.new" "$frag"
 	info "configuring ${OUT#"$TOP"/} (allnoconfig + $CONFIGS)"
 	run_logged "$VLOGS/config.log" kmake KCONFIG_ALLCONFIG="$frag" allnoconfig
-	# Every symbol the fragments ask for must have survived Kconfig.
+	# Every symbol the fragments ask for must have survived Kconfig (its
+	# last value in the fragments).
 	local line sym want got bad=()
+	declare -A last=()
+	local order=()
 	while read -r line; do
 		case $line in
 		CONFIG_*=*) sym=${line%%=*} want=${line#*=} ;;
 		"# CONFIG_"*" is not set") sym=${line#\# } sym=${sym%% *} want=n ;;
 		*) continue ;;
 		esac
+		[ -n "${last[$sym]:-}" ] || order+=("$sym")
+		last[$sym]=$want
+	done <"$frag"
+	for sym in "${order[@]}"; do
+		want=${last[$sym]}
 		got=$(grep -E "^$sym=|^# $sym is not set" "$OUT/.config" || true)
 		case $want in
 		n) [ -z "$got" ] || [ "$got" = "# $sym is not set" ] || bad+=("$sym: wanted n, got ${got#*=}") ;;
 		*) [ "$got" = "$sym=$want" ] || bad+=("$sym: wanted $want, got ${got:-unset}") ;;
 		esac
-	done <"$frag"
+	done
 	# A symbol that this tree does not define at all (a KUnit suite the series
 	# adds, on SERIES=none) is reported, not fatal.
 	local keep=() b
@@ -71,6 +83,7 @@ configure() {
 configure
 info "building ${SRC#"$TOP"/} -> ${OUT#"$TOP"/} (log: ${VLOGS#"$TOP"/}/build.log)"
 start=$SECONDS
-run_logged "$VLOGS/build.log" kmake Image
-ok "Image built in $((SECONDS - start)) s"
+# shellcheck disable=SC2086 # KTARGETS is a list
+run_logged "$VLOGS/build.log" kmake ${KTARGETS:-Image}
+ok "${KTARGETS:-Image} built in $((SECONDS - start)) s"
 echo "$OUT/arch/arm64/boot/Image"

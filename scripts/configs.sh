@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# make configs (and make check's "configurations" step): the series in the
+# configurations users and build robots build, each reported as one line
+# "config:<name>" in $RESULTS (default build/logs/configs/results).
+#
+#   configs/matrix/<name>.config   allnoconfig + kunit-boot.config + this;
+#                                  "# suites: a b" names the KUnit suites
+#                                  that must run (and pass) in it
+#
+# For each: configure (every symbol of the fragment checked after Kconfig),
+# build the Image, rebuild the objects of the files the series touches with
+# W=1 (any warning in such a file fails: the base has none there), boot it on
+# QEMU's virt machine with kunit_shutdown=poweroff and parse the KTAP. Build
+# directories are build/configs/<name>, kept between runs: a warm run only
+# relinks what changed, and ccache shares the objects the configurations
+# have in common. CONFIGS_ONLY="minimal no_iov" runs a subset.
+. "$(dirname "$0")/lib.sh"
+
+variant_dirs main
+D=$LOGS/configs
+mkdir -p "$D"
+RESULTS=${RESULTS:-$D/results}
+kunit=$SRC/tools/testing/kunit/kunit.py
+[ -f "$kunit" ] || die "no kernel tree at ${SRC#"$TOP"/}" "run 'make tree' first"
+
+pass() { echo "PASS config:$1${2:+: $2}" >>"$RESULTS"; ok "config:$1${2:+: $2}"; }
+fail() { echo "FAIL config:$1: $2" >>"$RESULTS"; warn "config:$1: $2"; }
+
+# The objects of the C files the series touches (a header: the C files of its
+# directory), as hygiene.sh picks them.
+touched_objs() {
+	local f c
+	git -C "$SRC" diff --name-only base HEAD -- '*.c' '*.h' | while read -r f; do
+		case $f in
+		*.c) [ -f "$SRC/$f" ] && echo "${f%.c}.o" ;;
+		*.h) for c in "$SRC/$(dirname "$f")"/*.c; do
+			[ -f "$c" ] && c=${c#"$SRC"/} && echo "${c%.c}.o"
+		done ;;
+		esac
+	done | sort -u
+}
+mapfile -t objs < <(touched_objs)
+git -C "$SRC" diff --name-only base HEAD >"$D/touched.txt"
+
+# first_error LOG: the first compiler/linker/Kconfig error of a log.
+first_error() {
+	grep -m1 -E 'error:|Error [0-9]|undefined reference|ERROR:|wanted .*, got' "$1" |
+		sed "s|$BUILD/||g" | cut -c1-240
+}
+
+# w1_check NAME OUT LOGDIR: the touched objects this configuration builds,
+# recompiled with W=1 (W=1 warnings come only from a compile), then the
+# targets relinked normally. Any warning in a file the series touches fails
+# (the base has none there). Sets W1_BUILT to the number of objects.
+w1_check() {
+	local name=$1 out=$2 l=$3 o w
+	W1_BUILT=0
+	: >"$l/w1.log"
+	for o in "${objs[@]}"; do
+		[ -f "$out/$o" ] || continue
+		W1_BUILT=$((W1_BUILT + 1))
+		rm -f "$out/$o"
+		make -C "$SRC" O="$out" ARCH=arm64 CROSS_COMPILE="$CROSS" -j"$JOBS" W=1 "$o" \
+			>>"$l/w1.log" 2>&1 || echo "error: W=1 build of $o failed" >>"$l/w1.log"
+	done
+	# shellcheck disable=SC2086 # a list of targets
+	make -C "$SRC" O="$out" ARCH=arm64 CROSS_COMPILE="$CROSS" -j"$JOBS" ${KTARGETS:-Image} \
+		>>"$l/w1.log" 2>&1 || echo "error: relinking ${KTARGETS:-Image} failed" >>"$l/w1.log"
+	w=$(grep -E '(warning|error):' "$l/w1.log" | grep -F -f "$D/touched.txt" || true)
+	w+=$(grep -E '^error: (W=1|relinking)' "$l/w1.log" || true)
+	if [ -n "$w" ]; then
+		fail "$name" "W=1: $(echo "$w" | head -1 | sed "s|$BUILD/||g" | cut -c1-200) ($(echo "$w" | wc -l) in all, ${l#"$TOP"/}/w1.log)"
+		return 1
+	fi
+}
+
+# run_config NAME: one configuration, one results line.
+run_config() {
+	local name=$1 out=$BUILD/configs/$1 l=$D/$1 suites want bad t0=$SECONDS
+	local frag=$TOP/configs/matrix/$name.config
+	rm -rf "$l"
+	mkdir -p "$l"
+	suites=$(sed -n 's/^# suites: //p' "$frag")
+	info "config:$name (build dir ${out#"$TOP"/}, logs ${l#"$TOP"/})"
+	if ! CONFIGS="matrix/kunit-boot matrix/$name" KOUT=$out KLOGS=$l \
+		"$TOP/scripts/kernel.sh" >"$l/kernel.log" 2>&1; then
+		fail "$name" "build failed: $(first_error "$l/kernel.log" || true) (${l#"$TOP"/}/kernel.log, build.log)"
+		tail -n 15 "$l/kernel.log" >&2
+		return 0
+	fi
+	w1_check "$name" "$out" "$l" || return 0
+	# Boot: the suites run before /init, then kunit_shutdown powers off.
+	if ! timeout --foreground -k 5 "${CONFIG_BOOT_TIMEOUT:-300}" qemu-system-aarch64 \
+		-machine virt -cpu max -smp 2 -m 512 -nographic -no-reboot \
+		-kernel "$out/arch/arm64/boot/Image" \
+		-append "console=ttyAMA0 panic=-1 kunit_shutdown=poweroff" \
+		</dev/null >"$l/console.log" 2>&1; then
+		fail "$name" "QEMU did not power off within ${CONFIG_BOOT_TIMEOUT:-300} s (${l#"$TOP"/}/console.log): $(tail -n 1 "$l/console.log" | cut -c1-160)"
+		tail -n 20 "$l/console.log" >&2
+		return 0
+	fi
+	python3 "$kunit" parse --json="$l/kunit.json" "$l/console.log" >"$l/parse.log" 2>&1 || true
+	python3 "$TOP/scripts/ktap-summary.py" "$l/kunit.json" >"$l/summary.txt" 2>&1 || true
+	bad=()
+	for want in $suites; do
+		grep -qE "^$want [0-9]+ passed" "$l/summary.txt" || bad+=("suite $want did not run")
+	done
+	grep -qv ' 0 failed$' "$l/summary.txt" && bad+=("$(grep -v ' 0 failed$' "$l/summary.txt" | tr '\n' ';')")
+	grep -qE ' [1-9][0-9]* passed' "$l/summary.txt" || bad+=("no case passed")
+	if [ ${#bad[@]} != 0 ]; then
+		fail "$name" "KUnit: $(printf '%s; ' "${bad[@]}")(${l#"$TOP"/}/console.log, parse.log)"
+		grep -E 'not ok|FAILED|Expected' "$l/parse.log" | head -10 >&2
+		return 0
+	fi
+	pass "$name" "$(tr '\n' ';' <"$l/summary.txt" | sed 's/;/; /g')W=1 clean on $W1_BUILT touched object(s), $((SECONDS - t0)) s"
+}
+
+# run_modules: config:modules. The boot kernel with the driver and both suites
+# as modules (configs/modules.config): modpost clean, W=1 as above, then make
+# check's guest boots with /init loading the modules (initramfs-modules.cpio):
+# every module loads, the suites they run at load pass, the SMMU probes and the
+# guest tests (disks read through the SMMU, VFIO, edu DMA) pass.
+run_modules() {
+	local out=$BUILD/configs/modules l=$D/modules t0=$SECONDS
+	local initrd=$BUILD/guest/initramfs-modules.cpio m chunk n=0 want sum bad=()
+	rm -rf "$l"
+	mkdir -p "$l"
+	info "config:modules (build dir ${out#"$TOP"/}, logs ${l#"$TOP"/})"
+	if ! CONFIGS="kunit qemu modules" KOUT=$out KLOGS=$l KTARGETS="Image modules" \
+		"$TOP/scripts/kernel.sh" >"$l/kernel.log" 2>&1; then
+		fail modules "build failed: $(first_error "$l/kernel.log" || true) (${l#"$TOP"/}/kernel.log, build.log)"
+		tail -n 15 "$l/kernel.log" >&2
+		return 0
+	fi
+	if grep -q 'WARNING: modpost' "$l/build.log"; then
+		fail modules "modpost: $(grep -m1 'WARNING: modpost' "$l/build.log" | cut -c1-200) (${l#"$TOP"/}/build.log)"
+		return 0
+	fi
+	KTARGETS="Image modules" w1_check modules "$out" "$l" || return 0
+	if ! WITH_MODULES=$out "$TOP/scripts/guest.sh" >"$l/guest.log" 2>&1; then
+		fail modules "initramfs: $(grep -m1 -A1 ERROR "$l/guest.log" | tr '\n' ' ')"
+		return 0
+	fi
+	if ! QDIR=$l BOOT_TIMEOUT=${CONFIG_BOOT_TIMEOUT:-300} "$TOP/scripts/boot.sh" check \
+		"$out/arch/arm64/boot/Image" "$initrd" >"$l/boot.log" 2>&1; then
+		fail modules "the boot failed: $(grep -m1 -E 'ERROR|timeout' "$l/boot.log" | cut -c1-160) (${l#"$TOP"/}/console.log)"
+		tail -n 20 "$l/boot.log" >&2
+		return 0
+	fi
+	# Each module's output, between its "harness-module:" lines
+	: >"$l/summary.txt"
+	while read -r m; do
+		n=$((n + 1))
+		chunk=$l/module-$(basename "$m" .ko)
+		awk -v m="$m" '$0 == "harness-module: load " m { on = 1; next }
+			index($0, "harness-module: loaded " m ":") == 1 { on = 0 } on' \
+			"$l/console.log" >"$chunk.log"
+		grep -qxF "harness-module: loaded $m: ok" "$l/console.log" ||
+			bad+=("$(basename "$m") did not load:$(grep -F "harness-module: loaded $m:" "$l/console.log" | cut -d: -f3-)")
+		grep -q 'KTAP version' "$chunk.log" || continue
+		python3 "$kunit" parse --json="$chunk.json" "$chunk.log" >"$chunk.parse" 2>&1 || true
+		python3 "$TOP/scripts/ktap-summary.py" "$chunk.json" >>"$l/summary.txt" || true
+	done <"$BUILD/guest/modules.load"
+	sed -n '/^harness-guest: begin/,/^harness-guest: end/p' "$l/console.log" | sed '1d;$d' >"$l/guest-ktap.log"
+	python3 "$kunit" parse --json="$l/guest.json" "$l/guest-ktap.log" >"$l/guest-parse.log" 2>&1 || true
+	python3 "$TOP/scripts/ktap-summary.py" "$l/guest.json" >>"$l/summary.txt" || true
+	for want in arm-smmu-v3-kunit-test pci-ats guest; do
+		grep -qE "^$want [1-9][0-9]* passed" "$l/summary.txt" || bad+=("$want did not run")
+	done
+	if grep -qv ' 0 failed$' "$l/summary.txt"; then
+		bad+=("failures: $(grep -v ' 0 failed$' "$l/summary.txt" | tr '\n' ';')")
+	fi
+	sum=$(tr '\n' ';' <"$l/summary.txt" | sed 's/;/; /g')
+	if [ ${#bad[@]} != 0 ]; then
+		fail modules "$(printf '%s; ' "${bad[@]}")(${l#"$TOP"/}/console.log)"
+		return 0
+	fi
+	pass modules "$n modules loaded; ${sum}modpost clean, W=1 clean on $W1_BUILT touched object(s), $((SECONDS - t0)) s"
+}
+
+names=${CONFIGS_ONLY:-$(cd "$TOP/configs/matrix" && ls ./*.config | sed 's|^\./||; s|\.config$||' |
+	grep -vx kunit-boot) modules}
+for n in $names; do
+	if [ "$n" = modules ]; then
+		run_modules
+		continue
+	fi
+	[ -f "$TOP/configs/matrix/$n.config" ] || die "configs/matrix/$n.config does not exist" \
+		"CONFIGS_ONLY names files of configs/matrix/ without .config, or modules"
+	run_config "$n"
+done
