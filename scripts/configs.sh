@@ -147,26 +147,35 @@ run_modules() {
 		tail -n 20 "$l/boot.log" >&2
 		return 0
 	fi
-	# Each module's output, between its "harness-module:" lines
+	# Each module's output, between its "harness-module:" lines (the serial
+	# console ends lines with CR LF)
+	tr -d '\r' <"$l/console.log" >"$l/console.txt"
 	: >"$l/summary.txt"
 	while read -r m; do
 		n=$((n + 1))
 		chunk=$l/module-$(basename "$m" .ko)
 		awk -v m="$m" '$0 == "harness-module: load " m { on = 1; next }
 			index($0, "harness-module: loaded " m ":") == 1 { on = 0 } on' \
-			"$l/console.log" >"$chunk.log"
-		grep -qxF "harness-module: loaded $m: ok" "$l/console.log" ||
-			bad+=("$(basename "$m") did not load:$(grep -F "harness-module: loaded $m:" "$l/console.log" | cut -d: -f3-)")
+			"$l/console.txt" >"$chunk.log"
+		grep -qxF "harness-module: loaded $m: ok" "$l/console.txt" ||
+			bad+=("$(basename "$m") did not load:$(grep -F "harness-module: loaded $m:" "$l/console.txt" | cut -d: -f3-)")
 		grep -q 'KTAP version' "$chunk.log" || continue
 		python3 "$kunit" parse --json="$chunk.json" "$chunk.log" >"$chunk.parse" 2>&1 || true
 		python3 "$TOP/scripts/ktap-summary.py" "$chunk.json" >>"$l/summary.txt" || true
 	done <"$BUILD/guest/modules.load"
-	sed -n '/^harness-guest: begin/,/^harness-guest: end/p' "$l/console.log" | sed '1d;$d' >"$l/guest-ktap.log"
+	sed -n '/^harness-guest: begin/,/^harness-guest: end/p' "$l/console.txt" | sed '1d;$d' >"$l/guest-ktap.log"
 	python3 "$kunit" parse --json="$l/guest.json" "$l/guest-ktap.log" >"$l/guest-parse.log" 2>&1 || true
 	python3 "$TOP/scripts/ktap-summary.py" "$l/guest.json" >>"$l/summary.txt" || true
 	for want in arm-smmu-v3-kunit-test pci-ats guest; do
 		grep -qE "^$want [1-9][0-9]* passed" "$l/summary.txt" || bad+=("$want did not run")
 	done
+	# QEMU's SMMU: only the fault events the guest provoked, no command error
+	python3 "$TOP/scripts/smmu-trace.py" "$l/trace.log" "$l/console.txt" \
+		--results "$l/trace.results" >/dev/null 2>&1 || true
+	grep -q '^PASS smmu_events_as_expected' "$l/trace.results" 2>/dev/null ||
+		bad+=("QEMU's SMMU trace: $(grep -v '^PASS' "$l/trace.results" 2>/dev/null | head -2 | tr '\n' ' ')")
+	grep -q '^FAIL' "$l/trace.results" 2>/dev/null &&
+		bad+=("QEMU's SMMU trace: $(grep '^FAIL' "$l/trace.results" | head -2 | tr '\n' ' ')")
 	if grep -qv ' 0 failed$' "$l/summary.txt"; then
 		bad+=("failures: $(grep -v ' 0 failed$' "$l/summary.txt" | tr '\n' ';')")
 	fi
@@ -175,7 +184,7 @@ run_modules() {
 		fail modules "$(printf '%s; ' "${bad[@]}")(${l#"$TOP"/}/console.log)"
 		return 0
 	fi
-	pass modules "$n modules loaded; ${sum}modpost clean, W=1 clean on $W1_BUILT touched object(s), $((SECONDS - t0)) s"
+	pass modules "$n modules loaded; ${sum}SMMU trace as expected, modpost clean, W=1 clean on $W1_BUILT touched object(s), $((SECONDS - t0)) s"
 }
 
 names=${CONFIGS_ONLY:-$(cd "$TOP/configs/matrix" && ls ./*.config | sed 's|^\./||; s|\.config$||' |
