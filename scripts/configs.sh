@@ -13,7 +13,9 @@
 # QEMU's virt machine with kunit_shutdown=poweroff and parse the KTAP. Build
 # directories are build/configs/<name>, kept between runs: a warm run only
 # relinks what changed, and ccache shares the objects the configurations
-# have in common. CONFIGS_ONLY="minimal no_iov" runs a subset.
+# have in common. CONFIGS_ONLY="minimal no_iov" runs a subset. Then
+# config:modules (below), config:clang (scripts/config-clang.sh) and
+# config:debian (scripts/config-debian.sh).
 . "$(dirname "$0")/lib.sh"
 
 variant_dirs main
@@ -188,13 +190,16 @@ run_modules() {
 }
 
 names=${CONFIGS_ONLY:-$(cd "$TOP/configs/matrix" && ls ./*.config | sed 's|^\./||; s|\.config$||' |
-	grep -vx kunit-boot) modules}
+	grep -vx kunit-boot) modules clang debian}
 for n in $names; do
-	if [ "$n" = modules ]; then
-		run_modules
-		continue
-	fi
+	case $n in
+	modules) run_modules; continue ;;
+	# scripts/config-clang.sh, scripts/config-debian.sh: one line each too
+	clang | debian)
+		RESULTS=$RESULTS "$TOP/scripts/config-$n.sh" || true
+		continue ;;
+	esac
 	[ -f "$TOP/configs/matrix/$n.config" ] || die "configs/matrix/$n.config does not exist" \
-		"CONFIGS_ONLY names files of configs/matrix/ without .config, or modules"
+		"CONFIGS_ONLY names files of configs/matrix/ without .config, or modules, clang, debian"
 	run_config "$n"
 done

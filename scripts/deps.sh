@@ -15,6 +15,8 @@ PKGS=(
 	python3-ply python3-git		# checkpatch's SPDX check (scripts/spdxcheck.py)
 	python3-docutils		# scripts/docs-check.sh (rst of the documentation draft)
 	gnuplot-nox			# make bench's chart (SVG)
+	clang-16 lld-16 llvm-16		# scripts/config-clang.sh (LLVM=-16; arm64's vdso_prepare runs
+				# llvm-nm-16, llvm-objcopy-16 and llvm-readelf-16 even for one object)
 )
 
 missing=()
