@@ -219,7 +219,8 @@ members() {
 
 # diags V TREE OUT: the warnings and errors of every object of the build and
 # of its last link, as "message-without-place<TAB>file:line: message", tree
-# prefix dropped, to $L/clang-V.diag.
+# prefix dropped (from build/clang-out and build/base/clang-out alike the tree is
+# ../linux), to $L/clang-V.diag.
 diags() {
 	local v=$1 tree=$2 out=$3 rel o
 	rel=${tree#"$BUILD"/}
@@ -229,7 +230,8 @@ diags() {
 		done
 		[ -f "$out/.harness-link.diag" ] && cat "$out/.harness-link.diag"
 	} | sed -E 's/\x1b\[[0-9;]*[mK]//g' | grep -iE '(warning|error):' |
-		sed -E -e "s#^$tree/##" -e "s#^$BUILD/##" -e 's#^(\.\./)+##' -e "s#^$rel/##" |
+		sed -E -e "s#^$tree/##" -e "s#^$BUILD/##" -e 's#^(\.\./)+##' -e "s#^$rel/##" \
+			-e 's#^([a-z0-9_-]+/)?linux/##' |
 		awk '{ m = $0; sub(/:[0-9]+:[0-9]+:/, ":", m); sub(/:[0-9]+:/, ":", m); print m "\t" $0 }' \
 			>"$L/clang-$v.diag" || true
 }
