@@ -44,21 +44,8 @@ TREE_WAIT=${TREE_WAIT:-3600}
 LLVM_V=-16
 rm -f "$L"/clang-*
 
-# --- one verdict line, whatever happens ------------------------------------------
-verdict='' step=start
-result() {	# PASS | FAIL reason
-	[ -z "$verdict" ] || return 0
-	verdict=$1
-	if [ "$1" = PASS ]; then
-		echo "PASS $NAME" >>"$RESULTS"
-		ok "$NAME"
-	else
-		echo "FAIL $NAME: $2" >>"$RESULTS"
-		warn "$NAME: $2"
-	fi
-}
-fail_exit() { result FAIL "$1"; exit 1; }
-trap 'rc=$?; [ -n "$verdict" ] || result FAIL "stopped unexpectedly (exit $rc) while $step: see the error above and ${L#"$TOP"/}/"' EXIT
+# shellcheck source=config-lib.sh
+. "$(dirname "$0")/config-lib.sh"
 
 step="checking SERIES_TREE"
 tree=$(cd "$SERIES_TREE" 2>/dev/null && pwd) ||
@@ -79,74 +66,9 @@ if command -v ccache >/dev/null && [ ! -e "$CCBIN/clang-16" ]; then
 	mkdir -p "$CCBIN"
 	ln -sf "$(command -v ccache)" "$CCBIN/clang-16"
 fi
-# The compiler wrapper: clang-16 (through ccache), diagnostics of each object
-# kept in <object>.diag.
-BIN=$BUILD/configs/bin
-WRAP=$BIN/clang-16-diag
-mkdir -p "$BIN"
-cat >"$WRAP.new" <<'EOF'
-#!/bin/sh
-# Written by scripts/config-clang.sh: clang-16 (ccache first in PATH); the
-# diagnostics of each object compiled are kept in <object>.diag.
-out= prev=
-for a in "$@"; do
-	[ "$prev" = -o ] && out=$a
-	prev=$a
-done
-case $out in
-*.o) ;;
-*) exec clang-16 "$@" ;;
-esac
-clang-16 "$@" 2>"$out.diag.tmp"
-rc=$?
-cat "$out.diag.tmp" >&2
-mv -f "$out.diag.tmp" "$out.diag"
-exit $rc
-EOF
-chmod +x "$WRAP.new"
-if cmp -s "$WRAP.new" "$WRAP"; then rm -f "$WRAP.new"; else mv -f "$WRAP.new" "$WRAP"; fi
-
-# lmake TREE OUT ARGS...: make for arm64 with clang-16, under the build lock.
-lmake() {
-	local tree=$1 out=$2
-	shift 2
-	local cmd=(make -C "$tree" O="$out" ARCH=arm64 LLVM="$LLVM_V" CC="$WRAP" -j"$JOBS" "$@")
-	# flock(1) around make; the time spent waiting for the lock goes to the log.
-	# shellcheck disable=SC2016
-	[ -z "$BUILD_LOCK" ] || cmd=(flock "$BUILD_LOCK" sh -c \
-		'echo "lock-wait: $(($(date +%s) - $0)) s" >&2; exec "$@"' "$(date +%s)" "${cmd[@]}")
-	"${cmd[@]}"
-}
-# waited LOG...: seconds spent waiting for the build lock in these logs.
-waited() { cat "$@" 2>/dev/null | awk '/^lock-wait: / { s += $2 } END { print s + 0 }'; }
-# lock_note: say so when another kernel build holds the lock (the time counts).
-lock_note() {
-	[ -z "$BUILD_LOCK" ] || flock -n "$BUILD_LOCK" true ||
-		info "another kernel build holds $BUILD_LOCK: waiting for it"
-}
-
-# --- the trees -----------------------------------------------------------------------
-# tree_busy TREE: prints the git operation in progress in TREE, if any.
-tree_busy() {
-	local p
-	for p in rebase-merge rebase-apply MERGE_HEAD CHERRY_PICK_HEAD REVERT_HEAD; do
-		if (cd "$1" && [ -e "$(git rev-parse --git-path "$p")" ]); then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-# wait_tree TREE: wait while someone rebases TREE (at most TREE_WAIT s).
-wait_tree() {
-	local t0=$SECONDS what
-	while what=$(tree_busy "$1"); do
-		[ $((SECONDS - t0)) -lt "$TREE_WAIT" ] ||
-			fail_exit "${1#"$TOP"/} has been mid-operation ($what) for more than $TREE_WAIT s: finish or abort it (git -C ${1#"$TOP"/} status), then run again"
-		info "${1#"$TOP"/} is mid-operation ($what, someone is rebasing it): waiting"
-		sleep 20
-	done
-}
+# The compiler wrapper (config-lib.sh) and the toolchain of lmake
+diag_wrapper clang-16
+TOOLCHAIN=(LLVM="$LLVM_V")
 
 step="preparing the base tree"
 [ -f "$SERIES_TREE/Makefile" ] || fail_exit "no kernel tree at ${SERIES_TREE#"$TOP"/}: run make tree (or fix SERIES_TREE)"

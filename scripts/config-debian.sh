@@ -52,21 +52,8 @@ SYMBOLS=(ARM_SMMU_V3 ARM_SMMU_V3_KUNIT_TEST ARM_SMMU_V3_SVA PCI_ATS PCI_IOV PCI_
 DIRS=(drivers/iommu drivers/pci)
 rm -f "$L"/debian-*
 
-# --- one verdict line, whatever happens ------------------------------------------
-verdict='' step=start
-result() {	# PASS | FAIL reason
-	[ -z "$verdict" ] || return 0
-	verdict=$1
-	if [ "$1" = PASS ]; then
-		echo "PASS $NAME" >>"$RESULTS"
-		ok "$NAME"
-	else
-		echo "FAIL $NAME: $2" >>"$RESULTS"
-		warn "$NAME: $2"
-	fi
-}
-fail_exit() { result FAIL "$1"; exit 1; }
-trap 'rc=$?; [ -n "$verdict" ] || result FAIL "stopped unexpectedly (exit $rc) while $step: see the error above and ${L#"$TOP"/}/"' EXIT
+# shellcheck source=config-lib.sh
+. "$(dirname "$0")/config-lib.sh"
 
 step="checking SERIES_TREE"
 tree=$(cd "$SERIES_TREE" 2>/dev/null && pwd) ||
@@ -114,73 +101,9 @@ if [ ! -s "$DEB_CONFIG" ]; then
 	ok "Debian's configuration: ${DEB_CONFIG#"$TOP"/}"
 fi
 
-# --- the compiler wrapper and make ------------------------------------------------------
-BIN=$C/bin
-WRAP=$BIN/${CROSS}gcc-diag
-mkdir -p "$BIN"
-cat >"$WRAP.new" <<EOF
-#!/bin/sh
-# Written by scripts/config-debian.sh: ${CROSS}gcc (ccache first in PATH); the
-# diagnostics of each object compiled are kept in <object>.diag.
-out= prev=
-for a in "\$@"; do
-	[ "\$prev" = -o ] && out=\$a
-	prev=\$a
-done
-case \$out in
-*.o) ;;
-*) exec ${CROSS}gcc "\$@" ;;
-esac
-${CROSS}gcc "\$@" 2>"\$out.diag.tmp"
-rc=\$?
-cat "\$out.diag.tmp" >&2
-mv -f "\$out.diag.tmp" "\$out.diag"
-exit \$rc
-EOF
-chmod +x "$WRAP.new"
-if cmp -s "$WRAP.new" "$WRAP"; then rm -f "$WRAP.new"; else mv -f "$WRAP.new" "$WRAP"; fi
-
-# lmake TREE OUT ARGS...: make for arm64 with the cross gcc, under the build lock.
-lmake() {
-	local tree=$1 out=$2
-	shift 2
-	local cmd=(make -C "$tree" O="$out" ARCH=arm64 CROSS_COMPILE="$CROSS" CC="$WRAP" -j"$JOBS" "$@")
-	# flock(1) around make; the time spent waiting for the lock goes to the log.
-	# shellcheck disable=SC2016
-	[ -z "$BUILD_LOCK" ] || cmd=(flock "$BUILD_LOCK" sh -c \
-		'echo "lock-wait: $(($(date +%s) - $0)) s" >&2; exec "$@"' "$(date +%s)" "${cmd[@]}")
-	"${cmd[@]}"
-}
-# waited LOG...: seconds spent waiting for the build lock in these logs.
-waited() { cat "$@" 2>/dev/null | awk '/^lock-wait: / { s += $2 } END { print s + 0 }'; }
-# lock_note: say so when another kernel build holds the lock (the time counts).
-lock_note() {
-	[ -z "$BUILD_LOCK" ] || flock -n "$BUILD_LOCK" true ||
-		info "another kernel build holds $BUILD_LOCK: waiting for it"
-}
-
-# --- the trees -----------------------------------------------------------------------
-# tree_busy TREE: prints the git operation in progress in TREE, if any.
-tree_busy() {
-	local p
-	for p in rebase-merge rebase-apply MERGE_HEAD CHERRY_PICK_HEAD REVERT_HEAD; do
-		if (cd "$1" && [ -e "$(git rev-parse --git-path "$p")" ]); then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-# wait_tree TREE: wait while someone rebases TREE (at most TREE_WAIT s).
-wait_tree() {
-	local t0=$SECONDS what
-	while what=$(tree_busy "$1"); do
-		[ $((SECONDS - t0)) -lt "$TREE_WAIT" ] ||
-			fail_exit "${1#"$TOP"/} has been mid-operation ($what) for more than $TREE_WAIT s: finish or abort it (git -C ${1#"$TOP"/} status), then run again"
-		info "${1#"$TOP"/} is mid-operation ($what, someone is rebasing it): waiting"
-		sleep 20
-	done
-}
+# --- the compiler wrapper and make (config-lib.sh) ----------------------------------------
+diag_wrapper "${CROSS}gcc"
+TOOLCHAIN=(CROSS_COMPILE="$CROSS")
 
 step="preparing the base tree"
 [ -f "$SERIES_TREE/Makefile" ] || fail_exit "no kernel tree at ${SERIES_TREE#"$TOP"/}: run make tree (or fix SERIES_TREE)"
