@@ -89,7 +89,8 @@ static atomic_bool stopping;
 static uint64_t deadline_ns;
 static long max_ops;
 static bool have_failslab, have_prepare_seam;
-static unsigned long prep_start, prep_end;
+static unsigned long prep_start, prep_end, rel_start, rel_end;
+static bool have_restore_guard;
 
 static atomic_long n_ops;
 /* What the threads did and saw. "unexpected" is an error no injection explains. */
@@ -217,7 +218,9 @@ static long nth_get(void)
  * The injection window of an operation: only the forward steps (attach, map)
  * are injected. Teardown (unmap, detach, close) is outside it: the kernel
  * requires the return to the default domain to succeed (the IOMMU core WARNs
- * otherwise), so failing it would test a contract nobody offers.
+ * otherwise), so failing it would test a contract nobody offers. The same
+ * return made inside the window, when an injected failure undoes an attach,
+ * is kept out by failslab's reject range (failslab_setup()).
  */
 static void inject_begin(int ph, unsigned int nth)
 {
@@ -291,6 +294,18 @@ static void failslab_setup(void)
 	write_file(FAIL_PAGE "/min-order", "11");
 	have_prepare_seam = !access(FAILSLAB "/require-start", W_OK) &&
 			    !sym_range("arm_smmu_attach_prepare", &prep_start, &prep_end);
+	/*
+	 * A failed attach inside the window unwinds to the default domain
+	 * (iommu_group_release_dma_owner() after a failed VFIO_GROUP_SET_CONTAINER
+	 * or VFIO_SET_IOMMU): a must-succeed attach, like the teardown. Never
+	 * inject below it, in every phase.
+	 */
+	if (!access(FAILSLAB "/reject-start", W_OK) &&
+	    !sym_range("__iommu_release_dma_ownership", &rel_start, &rel_end)) {
+		writef(FAILSLAB "/reject-start", "%lu", rel_start);
+		writef(FAILSLAB "/reject-end", "%lu", rel_end);
+		have_restore_guard = true;
+	}
 }
 
 static long failslab_times(void)
@@ -922,6 +937,13 @@ int stress_main(void)
 		ktap_diag("fault injection: %s", have_failslab ?
 		     "failslab and fail-nth, but no stacktrace filter or no arm_smmu_attach_prepare in /proc/kallsyms" :
 		     "not available in this kernel (no failslab debugfs or fail-nth)");
+	if (have_restore_guard) {
+		ktap_diag("fault injection: never below __iommu_release_dma_ownership at 0x%lx..0x%lx (a must-succeed attach)",
+			  rel_start, rel_end);
+	} else if (have_failslab) {
+		ktap_diag("HARNESS: no failslab reject range for __iommu_release_dma_ownership (stacktrace filter or symbol missing): an injected failure could break a must-succeed attach");
+		atomic_fetch_add(&unexpected, 1);
+	}
 	have_kmemleak = !access(KMEMLEAK, W_OK);
 	if (have_kmemleak) {
 		uint64_t k0 = now_ns();
@@ -1028,7 +1050,7 @@ int stress_main(void)
 			  have_failslab ? "arm_smmu_attach_prepare not found in /proc/kallsyms" : "no failslab");
 	}
 	ktap_skip("ats_and_purge_seams",
-		  "not reachable under QEMU 7.2: its SMMUv3 has no ATS (no ATS entries, pci_enable_ats never runs) and each domain's array holds one ASID entry, so arm_smmu_invs_purge() never allocates");
+		  "not reachable under QEMU: no QEMU SMMUv3 has ATS (no ATS entries, pci_enable_ats never runs) and each domain's array holds one ASID or VMID entry, so arm_smmu_invs_purge() never allocates");
 
 	/* Every device still works, without injection */
 	t = (long)((now_ns() - t0) / 1000000000ull);
