@@ -21,7 +21,9 @@ mkdir -p "$QDIR" "$BUILD/qemu"
 
 [ -f "$IMAGE" ] || die "no kernel image at $IMAGE" "build it first (make kernel)"
 [ -f "$INITRD" ] || die "no initramfs at $INITRD" "build it first (make guest)"
-command -v qemu-system-aarch64 >/dev/null || die "qemu-system-aarch64 not found" "run 'make deps'"
+qemu_aarch64
+SMMU=${SMMU:-s1}
+read -ra machine <<<"$(smmu_machine "$SMMU")"
 
 # Two disks of random data, made once; the guest compares its reads (by DMA
 # through the SMMU) with the SHA-256 the host computed.
@@ -39,14 +41,15 @@ sha_nvme=$(disk nvme)
 
 append="console=ttyAMA0 panic=-1 panic_on_warn=1 loglevel=7 rdinit=/init"
 append+=" vfio_iommu_type1.allow_unsafe_interrupts=1"
-append+=" guest.mode=$MODE guest.sha_vda=$sha_vda guest.sha_nvme=$sha_nvme"
+append+=" guest.mode=$MODE guest.smmu=$SMMU guest.smmu_features=$(smmu_features "$SMMU")"
+append+=" guest.sha_vda=$sha_vda guest.sha_nvme=$sha_nvme"
 append+=" ${GUEST_ARGS:-}"
 
 TRACE=$QDIR/trace.log CONSOLE=$QDIR/console.log
 rm -f "$TRACE" "$CONSOLE"
 # shellcheck disable=SC2054,SC2206 # commas are QEMU syntax; QEMU_EXTRA is split on purpose
-qemu=(qemu-system-aarch64
-	-machine virt,iommu=smmuv3 -cpu max -smp "$SMP" -m 1G
+qemu=("$QEMU_AARCH64" -L "$QEMU_AARCH64_L"
+	"${machine[@]}" -cpu max -smp "$SMP" -m 1G
 	-kernel "$IMAGE" -initrd "$INITRD" -append "$append"
 	-no-reboot -nodefaults -display none
 	-drive "if=none,id=vd0,file=$BUILD/qemu/virtio.img,format=raw,readonly=on"

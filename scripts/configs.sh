@@ -92,8 +92,9 @@ run_config() {
 	fi
 	w1_check "$name" "$out" "$l" || return 0
 	# Boot: the suites run before /init, then kunit_shutdown powers off.
-	if ! timeout --foreground -k 5 "${CONFIG_BOOT_TIMEOUT:-300}" qemu-system-aarch64 \
-		-machine virt -cpu max -smp 2 -m 512 -nographic -no-reboot \
+	qemu_aarch64
+	if ! timeout --foreground -k 5 "${CONFIG_BOOT_TIMEOUT:-300}" "$QEMU_AARCH64" -L "$QEMU_AARCH64_L" \
+		-machine virt -cpu max -smp 2 -m 512 -nographic -nic none -no-reboot \
 		-kernel "$out/arch/arm64/boot/Image" \
 		-append "console=ttyAMA0 panic=-1 kunit_shutdown=poweroff" \
 		</dev/null >"$l/console.log" 2>&1; then

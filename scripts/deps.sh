@@ -7,7 +7,6 @@ PKGS=(
 	"$BASE_PKG=$BASE_VERSION"	# the pinned base
 	gcc-aarch64-linux-gnu		# cross compiler
 	libc6-dev-arm64-cross		# arm64 libc for the static guest programs (only recommended by gcc)
-	qemu-system-arm			# qemu-system-aarch64
 	qemu-system-x86			# qemu-system-x86_64 (make check's x86_ats step)
 	libc6-dev			# static x86_64 /init of that step (gcc -static)
 	gcc make bc flex bison libssl-dev libelf-dev cpio kmod rsync xz-utils
@@ -18,6 +17,14 @@ PKGS=(
 	clang-16 lld-16 llvm-16		# scripts/config-clang.sh (LLVM=-16; arm64's vdso_prepare runs
 				# llvm-nm-16, llvm-objcopy-16 and llvm-readelf-16 even for one object)
 )
+
+# The pinned QEMU of the arm64 boots (base/qemu.conf) is unpacked under build/
+# by scripts/qemu-fetch.sh, not installed; what it links against comes from
+# bookworm: the Depends: of its packages.
+info "fetching the pinned QEMU's packages (base/qemu.conf) into build/qemu10"
+qdeps=$("$TOP/scripts/qemu-fetch.sh" --depends) || die "could not fetch the pinned QEMU" "see the error above"
+# shellcheck disable=SC2206 # one package name a line
+PKGS+=($qdeps)
 
 missing=()
 for spec in "${PKGS[@]}"; do
@@ -35,7 +42,15 @@ for spec in "${PKGS[@]}"; do
 	esac
 done
 
+# Unpack it and check that it finds every library and runs.
+unpack_qemu() {
+	local q
+	q=$("$TOP/scripts/qemu-fetch.sh" | tail -n 1) || die "the pinned QEMU does not run" "see the error above"
+	ok "QEMU for arm64: ${q#"$TOP"/} ($("$q" --version | head -n 1))"
+}
+
 if [ ${#missing[@]} = 0 ]; then
+	unpack_qemu
 	ok "all dependencies present"
 	exit 0
 fi
@@ -54,3 +69,4 @@ if ! apt-get install -y --no-install-recommends --allow-downgrades "${missing[@]
 		"and update base/linux.conf (version and checksum) in a commit of its own"
 fi
 ok "installed ${#missing[@]} package(s)"
+unpack_qemu

@@ -111,6 +111,44 @@ variant_dirs() {
 	mkdir -p "$VLOGS"
 }
 
+# The pinned QEMU of the arm64 boots (base/qemu.conf): qemu_aarch64 sets
+# QEMU_AARCH64 (the binary) and QEMU_AARCH64_L (its data directory, for -L),
+# fetching it first if build/qemu10 does not hold it (scripts/qemu-fetch.sh).
+qemu_aarch64() {
+	QEMU_AARCH64=$BUILD/qemu10/root/usr/bin/qemu-system-aarch64
+	# shellcheck disable=SC2034 # used by the scripts that source this file
+	QEMU_AARCH64_L=$BUILD/qemu10/root/usr/share/qemu
+	if [ ! -x "$QEMU_AARCH64" ]; then
+		info "fetching the pinned QEMU (base/qemu.conf) into build/qemu10"
+		"$TOP/scripts/qemu-fetch.sh" >/dev/null || die "the pinned QEMU is not available" \
+			"see the error above; 'make deps' fetches it and installs its libraries"
+	fi
+}
+
+# SMMU configurations of QEMU's virt machine (SMMU=...; make check boots all three):
+#   s1      stage 1 only (a machine type before 9.2: stage=1 by default)
+#   s2      stage 2 only
+#   nested  stage 1 and stage 2 (the 10.0 machine: what most servers have)
+# smmu_machine NAME prints the QEMU options; smmu_features NAME the features
+# word Linux 6.12 prints at probe ("features 0x..."), which the guest checks.
+smmu_machine() {
+	case $1 in
+	s1) echo "-machine virt-9.1,iommu=smmuv3" ;;
+	s2) echo "-machine virt-9.1,iommu=smmuv3 -global arm-smmuv3.stage=2" ;;
+	nested) echo "-machine virt-10.0,iommu=smmuv3" ;;
+	*) die "unknown SMMU configuration '$1'" "use SMMU=s1, s2 or nested" ;;
+	esac
+}
+# TRANS_S1 0x200, TRANS_S2 0x400, NESTING 0x80000 on top of 0x8105 (2_LVL_STRTAB,
+# TT_LE, COHERENCY, RANGE_INV); measured with QEMU 10.0.2 and Linux 6.12.
+smmu_features() {
+	case $1 in
+	s1) echo 0x00008305 ;;
+	s2) echo 0x00008505 ;;
+	nested) echo 0x00088705 ;;
+	esac
+}
+
 # kmake ARGS...: make in the kernel tree $SRC with output in $OUT.
 kmake() {
 	make -C "$SRC" O="$OUT" ARCH=arm64 CROSS_COMPILE="$CROSS" -j"$JOBS" "$@"
