@@ -10,7 +10,8 @@ bench-report.py summarize RUNDIR
     not pair up, or the guest reported errors.
 
 bench-report.py report BENCHDIR
-    Reads BENCHDIR/{base,series}/run*/summary.json and prints the table,
+    Reads BENCHDIR/{base,series}/run*/summary.json (and {s2,nested}/summary.json,
+    the boots on QEMU's other SMMU configurations) and prints the table,
     writes BENCHDIR/results.json (one object per metric: name, unit, base,
     series, ratio, runs, ...) and BENCHDIR/ratios.svg (gnuplot). Exit status
     1 if a command count varies between runs of the same kernel (or between
@@ -68,10 +69,17 @@ TIMED = [
 ]
 NOT_MEASURABLE = [
     ("cmds/ats_atc_inv", "commands",
-     "not measurable on this QEMU: QEMU 7.2's SMMUv3 has no ATS (no ATC_INV is ever issued); "
-     "the series' ATS paths are measured by KUnit only"),
-    ("cmds/stage2_attach", "commands",
-     "not measurable on this QEMU: QEMU 7.2's SMMUv3 is stage 1 only (no stage 2, no nesting)"),
+     "not measurable on QEMU: no QEMU SMMUv3 model has ATS (no ATC_INV is ever issued; "
+     "10.0 here); the series' ATS paths are measured by KUnit only"),
+]
+# The boots on QEMU's other SMMU configurations (bench.sh, BENCH_SMMU): one per
+# kernel, command counts only. s2: every domain is stage 2 (VMID
+# invalidations). nested: stage 1 + stage 2, where the driver must pick stage
+# 1 and issue exactly the commands of the stage-1-only SMMU (section 1).
+OTHER_SMMUS = [
+    ("s2", "SMMU commands per operation on a stage-2-only SMMU (SMMU s2; exact)"),
+    ("nested", "SMMU commands per operation on a stage 1 + stage 2 SMMU (SMMU nested; exact, "
+               "must equal section 1)"),
 ]
 
 
@@ -205,11 +213,29 @@ def report(benchdir):
     failures = []
     metrics = []
 
+    # The boots on the other SMMU configurations, where there are any.
+    other = {}
+    for smmu, _ in OTHER_SMMUS:
+        got = {}
+        for k in ("base", "series"):
+            f = os.path.join(benchdir, k, smmu, "summary.json")
+            if os.path.exists(f):
+                with open(f) as fh:
+                    got[k] = [json.load(fh)]
+        if got:
+            for k in ("base", "series"):
+                if k not in got:
+                    failures.append(f"no SMMU {smmu} boot of the {k} kernel ({benchdir}/{k}/{smmu}/)")
+                    got[k] = []
+            other[smmu] = got
+
     # 1. Command counts: exact, the same in every run and every operation.
-    def op_counts(k, kind):
+    def op_counts(k, kind, runs=runs, where=""):
         """One Counter per run (or None), after checking determinism."""
         per_run = []
-        for n, s in enumerate(runs[k], 1):
+        k0 = k
+        k = k + where
+        for n, s in enumerate(runs[k0], 1):
             lst = s["ops"].get(kind, [])
             if not lst:
                 failures.append(f"{k} run {n}: no '{kind}' operations were counted")
@@ -227,24 +253,40 @@ def report(benchdir):
                             + "; ".join(f"run {i}: {c}" for i, c in enumerate(per_run, 1)))
         return per_run
 
-    for kind, desc in KINDS:
-        pr = {k: op_counts(k, kind) for k in runs}
-        opcodes = sorted({o for k in pr for c in pr[k] if c for o in c},
-                         key=lambda o: (o == "SYNC", o))
-        unit = "commands" if kind == "boot" else "commands/op"
-        for op in opcodes + ["total"]:
-            row = {"name": f"cmds/{kind}/{op}", "unit": unit, "section": "commands",
-                   "description": desc, "runs": {}}
-            for k in runs:
-                vals = [None if c is None else (sum(c.values()) if op == "total" else c.get(op, 0))
-                        for c in pr[k]]
-                row["runs"][k] = vals
-                known = [v for v in vals if v is not None]
-                # exact: the value when all runs agree, else the median (and a failure above)
-                row[k] = statistics.median_low(known) if known else None
-                row[k + "_exact"] = bool(known) and all(v == known[0] for v in known)
-            metrics.append(row)
+    def count_rows(section, prefix, rs, where=""):
+        for kind, desc in KINDS:
+            pr = {k: op_counts(k, kind, rs, where) for k in rs}
+            opcodes = sorted({o for k in pr for c in pr[k] if c for o in c},
+                             key=lambda o: (o == "SYNC", o))
+            unit = "commands" if kind == "boot" else "commands/op"
+            for op in opcodes + ["total"]:
+                row = {"name": f"{prefix}/{kind}/{op}", "unit": unit, "section": section,
+                       "description": desc, "runs": {}}
+                for k in rs:
+                    vals = [None if c is None else (sum(c.values()) if op == "total" else c.get(op, 0))
+                            for c in pr[k]]
+                    row["runs"][k] = vals
+                    known = [v for v in vals if v is not None]
+                    row[k] = statistics.median_low(known) if known else None
+                    row[k + "_exact"] = bool(known) and all(v == known[0] for v in known)
+                metrics.append(row)
+            yield kind, pr
 
+    s1_counts = {kind: pr for kind, pr in count_rows("commands", "cmds", runs)}
+    for smmu, _ in OTHER_SMMUS:
+        if smmu not in other:
+            continue
+        for kind, pr in count_rows(f"commands_{smmu}", f"cmds_{smmu}", other[smmu], f" (SMMU {smmu})"):
+            if smmu != "nested":
+                continue
+            # Stage 1 + stage 2: the driver picks stage 1, so every operation
+            # (but the boot, whose probe differs) issues what it issues on s1.
+            for k in pr:
+                s1 = [c for c in s1_counts[kind][k] if c is not None]
+                for c in pr[k]:
+                    if kind != "boot" and c is not None and s1 and c != s1[0]:
+                        failures.append(f"{k} (SMMU nested): one '{kind}' issued {c}, on the stage-1-only "
+                                        f"SMMU {s1[0]}: the driver does not behave as on stage 1")
     # 2. Timed results: median of the runs, with min and max.
     for name, desc in TIMED:
         row = {"name": name, "description": desc, "section": "throughput", "runs": {}}
@@ -309,9 +351,14 @@ def report(benchdir):
         if row["section"] == "throughput" and row["ratio"] is not None and row.get("base_min"):
             row["ratio_min"] = row["series_min"] / row["base_max"]
             row["ratio_max"] = row["series_max"] / row["base_min"]
-    for s in runs["base"] + runs["series"]:
+    others = [s for smmu in other.values() for k in smmu.values() for s in k]
+    for s in runs["base"] + runs["series"] + others:
         for e in s["errors"]:
             failures.append(f"{s['rundir']}: {e}")
+    for s in others:
+        n = sum(s["faults"].values()) + sum(s["command_errors"].values())
+        if n:
+            failures.append(f"{s['rundir']}: {n} SMMU fault event(s)/command error(s): {s['fault_types']}")
 
     # The table
     nb, ns = len(runs["base"]), len(runs["series"])
@@ -346,12 +393,14 @@ def report(benchdir):
 
     section = None
     titles = {
-        "commands": "1. SMMU commands per operation (QEMU's trace, exact; base / series)",
+        "commands": "1. SMMU commands per operation on a stage-1-only SMMU (SMMU s1; QEMU's trace, exact)",
         "throughput": "2. Throughput and latency in the guest (median [min..max] of the runs)",
         "kunit": "3. Entry writer cost (KUnit STE transition matrix)",
         "faults": "4. SMMU fault events during each benchmark (must be 0)",
-        "not measurable": "Not measurable on this QEMU",
+        "not measurable": "Not measurable on QEMU",
     }
+    for i, (smmu, title) in enumerate(OTHER_SMMUS):
+        titles[f"commands_{smmu}"] = f"1{'bc'[i]}. {title}"
     last_kind = None
     for row in metrics:
         if row["section"] != section:
@@ -363,7 +412,7 @@ def report(benchdir):
         if section == "not measurable":
             print(f"  {row['name']:{w}s} {row['note']}")
             continue
-        if section == "commands":
+        if section.startswith("commands"):
             kind = row["name"].split("/")[1]
             if kind != last_kind:
                 print(f"  {kind}: {row['description']}")
@@ -371,7 +420,7 @@ def report(benchdir):
         b = row.get("base_note") and "not measurable on base" or rng(row, "base")
         s = row.get("series_note") and "not measurable" or rng(row, "series")
         r = "-" if row["ratio"] is None else f"{row['ratio']:.3f}"
-        name = "  " + row["name"].split("/", 2)[-1] if section == "commands" else row["name"]
+        name = "  " + row["name"].split("/", 2)[-1] if section.startswith("commands") else row["name"]
         line(name, row["unit"], b, s, r)
 
     with open(os.path.join(benchdir, "results.json"), "w") as fh:

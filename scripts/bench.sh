@@ -6,6 +6,8 @@
 # order base,series,series,base,base,series,... (drift cancels out), with
 # /init in guest.mode=bench (guest/bench.c). Each boot measures:
 #   - the SMMU commands of each operation, counted exactly from QEMU's trace
+#     (on the stage-1 SMMU; then one boot per kernel on the stage-2-only and
+#     the stage 1 + 2 SMMUs, BENCH_SMMU, for their counts)
 #     (smmuv3_cmdq_opcode), operation by operation between trace markers
 #     (see scripts/bench-report.py): deterministic, must not vary;
 #   - VFIO map/unmap and attach throughput (1 thread, 1 thread per vCPU), the
@@ -20,6 +22,8 @@
 #            BENCH_SECS (seconds per timed measurement, default 5)
 #            BENCH_OPS  (operations per counted kind, default 8)
 #            BENCH_KEEP_TRACE=1 (keep each boot's trace.log, ~45 MB each)
+#            BENCH_SMMU="s2 nested" (QEMU's other SMMU configurations, one
+#            boot per kernel each for the command counts; "" for none)
 #            BENCH_BUILD=0 (use the Images as they are; by default
 #            scripts/kernel.sh brings both up to date first, incrementally,
 #            so a stale Image is never measured)
@@ -102,22 +106,35 @@ echo "$qemu_extra" >"$B/qemu-extra.txt"
 echo "$guest_args" >"$B/guest-args.txt"
 per_boot=$((9 * SECS + 8))
 total=$((2 * RUNS))
+# QEMU's other SMMU configurations (lib.sh): one boot per kernel each, for the
+# exact command counts only (a bench_secs of 1: its timings are not reported).
+SMMUS=${BENCH_SMMU-s2 nested}
+nsmmu=0
+for smmu in $SMMUS; do
+	smmu_machine "$smmu" >/dev/null
+	nsmmu=$((nsmmu + 1))
+done
 n=0
-bench_boot() { # SIDE RUN
-	local side=$1 run=$2 d=$B/$1/run$2 try
+bench_boot() { # SIDE RUN [SMMU]: SMMU other than s1: counts only, in $B/SIDE/SMMU
+	local side=$1 run=$2 smmu=${3:-s1} d=$B/$1/run$2 try args=$guest_args what
+	what="$side run $run/$RUNS (about $per_boot s; ~$(((total - n) * per_boot / 60 + nsmmu * 2 * 30 / 60)) min left)"
+	if [ "$smmu" != s1 ]; then
+		d=$B/$side/$smmu args="$guest_args guest.bench_secs=1"
+		what="$side on SMMU $smmu, command counts ($(smmu_machine "$smmu"))"
+	fi
 	n=$((n + 1))
 	for try in 1 2; do
-		step "boot $n/$total: $side run $run/$RUNS (about $per_boot s; ~$(((total - n + 1) * per_boot / 60)) min left)"
+		step "boot $n/$((total + 2 * nsmmu)): $what"
 		rm -rf "$d"
 		mkdir -p "$d"
-		if QDIR=$d QEMU_EXTRA=$qemu_extra GUEST_ARGS=$guest_args \
+		if SMMU=$smmu QDIR=$d QEMU_EXTRA=$qemu_extra GUEST_ARGS=$args \
 			"$TOP/scripts/boot.sh" check "$B/images/$side.Image" "$INITRD" &&
 			python3 "$TOP/scripts/bench-report.py" summarize "$d"; then
 			break
 		fi
-		[ $try = 1 ] || die "the $side kernel's bench boot failed twice" \
+		[ $try = 1 ] || die "the $side kernel's bench boot (SMMU $smmu) failed twice" \
 			"logs: ${d#"$TOP"/}/ (console.log, trace.log)"
-		warn "the $side kernel's bench boot $run failed; its logs are kept in ${d#"$TOP"/}.failed/; booting once more"
+		warn "the $side kernel's bench boot ${d##*/} failed; its logs are kept in ${d#"$TOP"/}.failed/; booting once more"
 		rm -rf "$d.failed"
 		mv "$d" "$d.failed"
 	done
@@ -143,11 +160,16 @@ for run in $(seq 1 "$RUNS"); do
 	fi
 done
 
+for smmu in $SMMUS; do
+	bench_boot base 0 "$smmu"
+	bench_boot series 0 "$smmu"
+done
+
 step "report"
 trap - EXIT
 echo
 if python3 "$TOP/scripts/bench-report.py" report "$B" | tee "$B/table.txt"; then
-	echo "bench: $((2 * RUNS)) boots in $(elapsed); table: ${B#"$TOP"/}/table.txt"
+	echo "bench: $((2 * RUNS + 2 * nsmmu)) boots in $(elapsed); table: ${B#"$TOP"/}/table.txt"
 else
 	echo "bench: $((2 * RUNS)) boots in $(elapsed); logs in ${B#"$TOP"/}/<base|series>/run*/" >&2
 	exit 1

@@ -38,25 +38,35 @@ fi
 step "guest programs and initramfs"
 "$TOP/scripts/guest.sh"
 
-# boot_once DIR: boot, parse both KTAPs, check the trace; results in DIR.
+# boot_once DIR SMMU: boot on QEMU's SMMU configuration SMMU (lib.sh), parse
+# the KTAP, check the trace; results in DIR. KUnit runs in the s1 boot only
+# (kunit.enable=0 elsewhere); the guest's suite is "guest" there and
+# "guest_smmu_<SMMU>" in the others, which are compared with the s1 boot.
 boot_once() {
-	local d=$1 part kunit="$SRC/tools/testing/kunit/kunit.py"
+	local d=$1 smmu=$2 part parts=guest kunit="$SRC/tools/testing/kunit/kunit.py"
+	local args=${GUEST_ARGS:-} trace_args=(--smmu "$2") suite=guest_smmu_$2
 	rm -rf "$d"
 	mkdir -p "$d"
 	: >"$d/host.results"
-	step "boot under QEMU (timeout ${BOOT_TIMEOUT:-600} s)"
-	if ! QDIR=$d "$TOP/scripts/boot.sh" check "$image"; then
+	if [ "$smmu" = s1 ]; then
+		parts="kernel guest" suite=guest
+	else
+		args="kunit.enable=0 $args"
+		trace_args+=(--same-as "$C/smmu-commands.json")
+	fi
+	step "boot under QEMU, SMMU $smmu: $(smmu_machine "$smmu") (timeout ${BOOT_TIMEOUT:-600} s)"
+	if ! SMMU=$smmu QDIR=$d GUEST_ARGS="$args" "$TOP/scripts/boot.sh" check "$image"; then
 		echo "  - the boot itself failed (see the error above)" >"$d/summary.txt"
 		return 1
 	fi
 	ok "guest finished in $(cat "$d/boot.seconds") s"
 
-	step "parse KTAP"
+	step "parse KTAP ($parts)"
 	# Kernel part (KUnit at boot) and guest part (between the markers).
 	sed '/^harness-guest: begin/,$d' "$d/console.log" >"$d/kernel-ktap.log"
 	sed -n '/^harness-guest: begin/,/^harness-guest: end/p' "$d/console.log" |
 		sed '1d;$d' >"$d/guest-ktap.log"
-	for part in kernel guest; do
+	for part in $parts; do
 		if python3 "$kunit" parse --json="$d/$part.json" "$d/$part-ktap.log" \
 			>"$d/$part-parse.log" 2>&1; then
 			echo "PASS ktap_parse_$part" >>"$d/host.results"
@@ -68,33 +78,52 @@ boot_once() {
 		grep -E 'Testing complete|Ran [0-9]+ tests' "$d/$part-parse.log" | sed "s/^/  $part: /" || true
 	done
 
-	step "SMMU trace"
+	step "SMMU trace ($smmu)"
 	python3 "$TOP/scripts/smmu-trace.py" "$d/trace.log" "$d/console.log" \
 		--results "$d/host.results" --json "$d/smmu-commands.json" \
-		--summary >"$d/smmu-summary.txt" || true
+		"${trace_args[@]}" --summary >"$d/smmu-summary.txt" || true
 	sed 's/^/  /' "$d/smmu-summary.txt" | head -5
-	python3 "$TOP/scripts/results.py" "$d" "$TOP/configs/expected-suites" "$OUT/.config" >"$d/summary.txt"
+	if [ "$smmu" = s1 ]; then
+		python3 "$TOP/scripts/results.py" "$d" "$TOP/configs/expected-suites" "$OUT/.config" >"$d/summary.txt"
+	else
+		python3 "$TOP/scripts/results.py" "$d" <(echo "$suite") >"$d/summary.txt"
+	fi
 }
 
-# One retry, never silent: a first boot that fails and a second that passes
-# is reported as a skipped "boot_retry" line with the first boot's failures,
-# and its logs are kept (boot1/). Two failing boots fail make check.
-boot=1
-if ! boot_once "$C/boot1"; then
-	warn "the first boot failed:"
-	sed -n 's/^  - /    /p' "$C/boot1/summary.txt" >&2
-	info "booting once more to tell a flaky failure from a regression"
-	boot=2
-	if boot_once "$C/boot2"; then
-		echo "SKIP boot_retry: the first boot failed ($(sed -n 's/^  - //p' "$C/boot1/summary.txt" | tr '\n' ';' | cut -c1-300)), the second passed; logs in ${C#"$TOP"/}/boot1/" >>"$RESULTS"
-		warn "flaky: the first boot failed and the second passed (logs kept in ${C#"$TOP"/}/boot1/)"
+# boot_smmu SMMU DIR: boot_once with one retry, never silent: a first boot
+# that fails and a second that passes is reported as a skipped "boot_retry"
+# line with the first boot's failures, and its logs are kept (DIR/boot1/).
+# Two failing boots fail make check. Results of a non-s1 boot are prefixed
+# "smmu_<SMMU>:".
+boot_smmu() {
+	local smmu=$1 dir=$2 boot=1 pfx=
+	[ "$smmu" = s1 ] || pfx=smmu_$smmu:
+	if ! boot_once "$dir/boot1" "$smmu"; then
+		warn "the first boot (SMMU $smmu) failed:"
+		sed -n 's/^  - /    /p' "$dir/boot1/summary.txt" >&2
+		info "booting once more to tell a flaky failure from a regression"
+		boot=2
+		if boot_once "$dir/boot2" "$smmu"; then
+			echo "SKIP ${pfx}boot_retry: the first boot failed ($(sed -n 's/^  - //p' "$dir/boot1/summary.txt" | tr '\n' ';' | cut -c1-300)), the second passed; logs in ${dir#"$TOP"/}/boot1/" >>"$RESULTS"
+			warn "flaky: the first boot failed and the second passed (logs kept in ${dir#"$TOP"/}/boot1/)"
+		fi
 	fi
-fi
-[ -f "$C/boot$boot/kernel.json" ] ||
-	die "the boot failed twice" "logs: ${C#"$TOP"/}/boot1/ and boot2/"
-cp "$C/boot$boot"/*.json "$C/"
-cat "$C/boot$boot/host.results" >>"$RESULTS"
-for f in console.log trace.log; do ln -sf "boot$boot/$f" "$C/$f"; done
+	[ -f "$dir/boot$boot/guest.json" ] ||
+		die "the boot (SMMU $smmu) failed twice" "logs: ${dir#"$TOP"/}/boot1/ and boot2/"
+	for f in "$dir/boot$boot"/*.json; do
+		cp "$f" "$C/${pfx:+$smmu-}$(basename "$f")"
+	done
+	sed -E "s/^(PASS|FAIL|SKIP) /\1 $pfx/" "$dir/boot$boot/host.results" >>"$RESULTS"
+	[ "$smmu" = s1 ] && for f in console.log trace.log; do ln -sf "boot$boot/$f" "$C/$f"; done
+	return 0
+}
+
+# Three SMMUs (QEMU's virt machine, base/qemu.conf): stage 1 only (with the
+# KUnit suites), stage 2 only, and stage 1 + stage 2 (nested), which must
+# behave exactly as stage 1 does, down to the command counts.
+boot_smmu s1 "$C"
+boot_smmu s2 "$C/s2"
+boot_smmu nested "$C/nested"
 
 # The PCI ATS core live on x86_64 (scripts/x86-check.sh): an x86_64 kernel of
 # the same tree booted on q35 with QEMU's Intel VT-d and an ATS-capable disk;
@@ -127,21 +156,26 @@ fi
 # stress under fault injection. Its checks join this run's results as
 # "stress:" lines. CHECK_STRESS=0 skips it.
 if [ "${CHECK_STRESS:-1}" = 1 ]; then
-	step "short stress on the debug kernel (${CHECK_STRESS_SECS:-45} s; make stress for the long one)"
-	srun=$C/stress/run
+	step "short stress on the debug kernel, SMMU s1 ${CHECK_STRESS_SECS:-45} s and s2 ${CHECK_STRESS_S2_SECS:-30} s (make stress for the long one)"
 	if STRESS_KASAN=${CHECK_STRESS_KASAN:-1} STRESS_SECS=${CHECK_STRESS_SECS:-45} \
+		STRESS_S2_SECS=${CHECK_STRESS_S2_SECS:-30} STRESS_SMMU="s1 s2" STRESS_S2_KMEMLEAK=0 \
 		STRESS_DIR=$C/stress "$TOP/scripts/stress.sh" >"$C/stress.log" 2>&1; then
 		ok "short stress passed"
 	else
 		warn "short stress failed:"
 	fi
-	sed -n '/^  operations/,$p' "$C/stress.log" | sed 's/^/  /'
-	if [ -s "$srun/host.results" ]; then
-		sed -E 's/^(PASS|FAIL|SKIP) /\1 stress:/' "$srun/host.results" >>"$RESULTS"
-	else
-		tail -n 20 "$C/stress.log" >&2
-		echo "FAIL stress: aborted before the boot was judged ($(grep -m1 '^stress: aborted' "$C/stress.log" || echo "see ${C#"$TOP"/}/stress.log"))" >>"$RESULTS"
-	fi
+	grep -E '^  (operations|injected|checksum|SMMU:)|^stress' "$C/stress.log" | sed 's/^/  /'
+	# s1's lines are "stress:<name>", s2's "stress_s2:<name>"
+	for smmu in s1 s2; do
+		srun=$C/stress/run pfx=stress:
+		[ $smmu = s1 ] || srun=$C/stress/run-$smmu pfx=stress_$smmu:
+		if [ -s "$srun/host.results" ]; then
+			sed -E "s/^(PASS|FAIL|SKIP) /\\1 $pfx/" "$srun/host.results" >>"$RESULTS"
+		else
+			tail -n 20 "$C/stress.log" >&2
+			echo "FAIL ${pfx%:}: aborted before the boot (SMMU $smmu) was judged ($(grep -m1 '^stress: aborted' "$C/stress.log" || echo "see ${C#"$TOP"/}/stress.log"))" >>"$RESULTS"
+		fi
+	done
 else
 	echo "SKIP stress: CHECK_STRESS=0" >>"$RESULTS"
 fi

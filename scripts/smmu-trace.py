@@ -2,6 +2,7 @@
 """Read QEMU's SMMUv3 trace of one boot.
 
 smmu-trace.py TRACE CONSOLE [--results FILE] [--json FILE] [--summary]
+              [--smmu s1|s2|nested [--same-as JSON]]
 
 TRACE is QEMU's -D log with the smmuv3_* events; CONSOLE the guest console.
 The guest announces the fault events it provokes on purpose with lines
@@ -10,6 +11,18 @@ The guest announces the fault events it provokes on purpose with lines
   smmu_events_as_expected   the recorded events are exactly the announced
                             ones (type, SID and count), no other
   smmu_no_command_errors    no CMDQ consume error and no GERROR write
+  smmu_commands_of_stage    (--smmu) the driver used the stage QEMU's SMMU
+                            configuration calls for: stage 1 on s1 and nested
+                            (CD and ASID commands, no S2 invalidation), stage
+                            2 on s2 (TLBI_S2_IPA and TLBI_S12_VMALL by VMID,
+                            no CD or NH command)
+  smmu_commands_same_as     (--same-as, the JSON of a stage-1 boot of the
+                            same kernel and guest) every command but the
+                            address invalidations and CMD_SYNC, whose number
+                            follows the disk reads that run during the VFIO
+                            cycles for as long as they last, counted exactly
+                            as there; on s2 a domain flush is TLBI_S12_VMALL
+                            where stage 1 has TLBI_NH_ASID, and no CFGI_CD
 
 --results appends PASS/FAIL lines for results.py; --json writes the command
 counts by opcode; --summary prints them for a person.
@@ -52,6 +65,42 @@ def parse(trace, console):
     return events, opcodes, errors, expected
 
 
+# Commands only a stage-1 (CD, ASID) or only a stage-2 (VMID) domain gives.
+STAGE1 = ("SMMU_CMD_CFGI_CD", "SMMU_CMD_CFGI_CD_ALL", "SMMU_CMD_TLBI_NH_ASID",
+          "SMMU_CMD_TLBI_NH_VA", "SMMU_CMD_TLBI_NH_VAA", "SMMU_CMD_TLBI_NH_ALL")
+STAGE2 = ("SMMU_CMD_TLBI_S2_IPA", "SMMU_CMD_TLBI_S12_VMALL")
+# Counts that follow how long the guest's background reads ran.
+TIMED = ("SMMU_CMD_TLBI_NH_VA", "SMMU_CMD_TLBI_S2_IPA", "SMMU_CMD_SYNC")
+
+
+def stage_check(smmu, opcodes):
+    """The stage the commands show against the one the SMMU configuration calls for."""
+    s1 = {op: opcodes[op] for op in STAGE1 if opcodes.get(op)}
+    s2 = {op: opcodes[op] for op in STAGE2 if opcodes.get(op)}
+    show = lambda d: ", ".join(f"{n} x {op[9:]}" for op, n in sorted(d.items())) or "none"
+    if smmu == "s2":
+        ok = not s1 and all(opcodes.get(op) for op in STAGE2)
+        want = "stage 2 (TLBI_S2_IPA and TLBI_S12_VMALL, no CD or NH command)"
+    else:
+        ok = not s2 and opcodes.get("SMMU_CMD_CFGI_CD") and opcodes.get("SMMU_CMD_TLBI_NH_ASID")
+        want = "stage 1 (CFGI_CD and TLBI_NH_ASID, no S2 invalidation)"
+    return bool(ok), f"SMMU {smmu}: want {want}; stage-1 commands: {show(s1)}; stage-2 commands: {show(s2)}"
+
+
+def same_as(opcodes, other, smmu=None):
+    """Differences, outside TIMED, between these counts and another boot's
+    (a stage-1 one). On s2 the other boot's stage-1 commands are mapped to
+    what a stage-2 domain issues instead: TLBI_NH_ASID (a domain's flush) to
+    TLBI_S12_VMALL, and no CFGI_CD (there is no CD)."""
+    if smmu == "s2":
+        other = dict(other)
+        other["SMMU_CMD_TLBI_S12_VMALL"] = other.pop("SMMU_CMD_TLBI_NH_ASID", 0)
+        other.pop("SMMU_CMD_CFGI_CD", None)
+    ops = sorted((set(opcodes) | set(other)) - set(TIMED))
+    return [f"{op[9:]} {opcodes.get(op, 0)} here, {other.get(op, 0)} there"
+            for op in ops if opcodes.get(op, 0) != other.get(op, 0)]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("trace")
@@ -59,6 +108,8 @@ def main():
     ap.add_argument("--results")
     ap.add_argument("--json")
     ap.add_argument("--summary", action="store_true")
+    ap.add_argument("--smmu", choices=("s1", "s2", "nested"))
+    ap.add_argument("--same-as")
     a = ap.parse_args()
 
     events, opcodes, errors, expected = parse(a.trace, a.console)
@@ -94,6 +145,20 @@ def main():
             else:
                 ok = False
                 fh.write(f"FAIL smmu_no_command_errors: {len(errors)}, first: {errors[0]}\n")
+            if a.smmu:
+                good, detail = stage_check(a.smmu, opcodes)
+                ok = ok and good
+                fh.write(f"{'PASS' if good else 'FAIL'} smmu_commands_of_stage"
+                         f"{'' if good else ': ' + detail}\n")
+            if a.same_as:
+                try:
+                    with open(a.same_as) as other:
+                        diff = same_as(opcodes, json.load(other)["opcodes"], a.smmu)
+                except (OSError, ValueError, KeyError) as e:
+                    diff = [f"cannot read {a.same_as}: {e}"]
+                ok = ok and not diff
+                fh.write("PASS smmu_commands_same_as\n" if not diff else
+                         f"FAIL smmu_commands_same_as: {'; '.join(diff)} ({a.same_as})\n")
             if opcodes:
                 fh.write("PASS smmu_trace_has_commands\n")
             else:

@@ -2,6 +2,7 @@
 """Judge one make stress boot.
 
 stress-check.py DIR --kunit KUNIT_PY --expected EXPECTED_SUITES [--config .config]
+                [--smmu s1|s2|nested] [--no-kunit]
 
 DIR holds console.log (and trace.log) of a guest.mode=stress boot. Appends
 "PASS name", "FAIL name: detail" and "SKIP name: reason" lines to
@@ -15,7 +16,8 @@ The checks:
   no_splats            nothing of SPLATS in the kernel log (the guest's dump of
                        the whole log after its KTAP, else the console), KUnit
                        included (its suites provoke no WARN)
-  smmu_events_as_expected, smmu_no_command_errors, smmu_trace_has_commands
+  smmu_events_as_expected, smmu_no_command_errors, smmu_trace_has_commands,
+  smmu_commands_of_stage (--smmu)
                        QEMU's SMMUv3 trace (scripts/smmu-trace.py): the stress
                        provokes no fault, so any fault event fails
 """
@@ -87,6 +89,10 @@ def main():
     ap.add_argument("--kunit", required=True)
     ap.add_argument("--expected", required=True)
     ap.add_argument("--config")
+    ap.add_argument("--smmu", choices=("s1", "s2", "nested"),
+                    help="QEMU's SMMU configuration: adds smmu_commands_of_stage")
+    ap.add_argument("--no-kunit", action="store_true",
+                    help="the boot ran with kunit.enable=0 (the suites ran in another boot)")
     a = ap.parse_args()
     d = os.path.abspath(a.dir)
     res = []
@@ -115,7 +121,7 @@ def main():
         walk(sub, [], cases)
         suites[sub["name"]] = cases
     config = open(a.config).read() if a.config and os.path.exists(a.config) else ""
-    for line in open(a.expected):
+    for line in [] if a.no_kunit else open(a.expected):
         words = line.split("#")[0].split()
         if not words or words[0] == "guest":
             continue
@@ -183,6 +189,9 @@ def main():
             f"{len(errors)}, first: {errors[0]}" if errors else "")
         put("PASS" if opcodes else "FAIL", "smmu_trace_has_commands",
             "" if opcodes else "no smmuv3_cmdq_opcode in the trace")
+        if a.smmu:
+            good, detail = st.stage_check(a.smmu, opcodes)
+            put("PASS" if good else "FAIL", "smmu_commands_of_stage", "" if good else detail)
         smmu = {"commands": sum(opcodes.values()), "events": sum(events.values()),
                 "errors": len(errors)}
     else:

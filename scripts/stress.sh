@@ -12,6 +12,10 @@
 #   STRESS_OPS=1000000    and at most this many operations (guest.stress_ops)
 #   STRESS_PHASE_SECS=10  length of each fault injection phase
 #   STRESS_FAILSLAB_PCT=1 failslab probability in the random phases
+#   STRESS_SMMU="s1 s2"   QEMU's SMMU configurations, one boot each (lib.sh)
+#   STRESS_S2_SECS=       how long the boots after the first run (default STRESS_SECS)
+#   STRESS_S2_KMEMLEAK=1  0: no kmemleak scans in the boots after the first (about
+#                         50 s less each under TCG; the first boot scans)
 #   STRESS_KASAN=1        0: the lighter kernel without KASAN (make check's
 #                         short run; a much shorter cold build)
 #   STRESS_DIR=dir        where the run's logs go (default build/logs[/<variant>]/stress)
@@ -26,6 +30,8 @@ SECS=${STRESS_SECS:-150}
 OPS=${STRESS_OPS:-1000000}
 PHASE=${STRESS_PHASE_SECS:-10}
 PCT=${STRESS_FAILSLAB_PCT:-1}
+SMMUS=${STRESS_SMMU:-s1 s2}
+for smmu in $SMMUS; do smmu_machine "$smmu" >/dev/null; done
 if [ "${STRESS_KASAN:-1}" = 1 ]; then
 	configs="kunit qemu debug kasan" kdir=stress-out kind="debug kernel (KASAN)"
 else
@@ -58,27 +64,47 @@ step "guest programs and initramfs"
 GUEST_OUT=$BUILD/stress/guest "$TOP/scripts/guest.sh"
 cp "$BUILD/stress/guest/initramfs.cpio" "$R/initramfs.cpio"
 
-# The boot: the time the threads run plus the KUnit suites and kmemleak scans
-# under a debug kernel on TCG (measured: well under 10 minutes).
-timeout=${STRESS_BOOT_TIMEOUT:-$((SECS + 900))}
-step "boot under QEMU: stress for ${SECS} s (timeout $timeout s)"
-bt=$SECONDS
-booted=1
-QDIR=$R BOOT_TIMEOUT=$timeout \
-	QEMU_EXTRA="-device edu -device edu -device edu ${QEMU_EXTRA:-}" \
-	GUEST_ARGS="guest.mode=stress guest.stress_secs=$SECS guest.stress_ops=$OPS guest.stress_phase_secs=$PHASE guest.stress_failslab_pct=$PCT ${GUEST_ARGS:-}" \
-	"$TOP/scripts/boot.sh" check "$R/Image" "$R/initramfs.cpio" || booted=0
-echo "$((SECONDS - bt))" >"$R/boot.seconds"
-[ $booted = 1 ] && ok "guest finished in $((SECONDS - bt)) s"
-: >"$R/host.results"
-[ $booted = 1 ] || echo "FAIL boot: QEMU failed, timed out or the guest did not finish (see the error above)" >>"$R/host.results"
-
-step "judge: KUnit, stress KTAP, kernel log, SMMU trace"
-[ -f "$R/trace.log" ] && du -h "$R/trace.log" | sed 's/\t.*//;s/^/  trace.log: /'
+# One boot per SMMU configuration of QEMU (STRESS_SMMU, lib.sh), each judged
+# on its own: the first in $D/run (with the KUnit suites), the others in
+# $D/run-<smmu> (kunit.enable=0: the suites ran in the first). On s2 every
+# domain is stage 2: the join/cycle threads swap stage-2 domains' invalidation
+# arrays while the hammers invalidate by VMID. A boot takes the time the
+# threads run plus the KUnit suites and kmemleak scans under a debug kernel on
+# TCG (measured: well under 10 minutes).
 rc=0
-python3 "$TOP/scripts/stress-check.py" "$R" --kunit "$SRC/tools/testing/kunit/kunit.py" \
-	--expected "$TOP/configs/expected-suites" --config "$KO/.config" | tee "$R/summary.txt" || rc=$?
-[ "${STRESS_KEEP_TRACE:-}" = 1 ] || rm -f "$R/trace.log"
+first=1
+for smmu in $SMMUS; do
+	secs=$SECS Rs=$R args=
+	if [ "$first" = 0 ]; then
+		secs=${STRESS_S2_SECS:-$SECS} Rs=$R-$smmu args="kunit.enable=0"
+		[ "${STRESS_S2_KMEMLEAK:-1}" = 1 ] || args+=" guest.stress_kmemleak=0"
+		rm -rf "$Rs"
+		mkdir -p "$Rs"
+	fi
+	timeout=${STRESS_BOOT_TIMEOUT:-$((secs + 900))}
+	step "boot under QEMU, SMMU $smmu ($(smmu_machine "$smmu")): stress for ${secs} s (timeout $timeout s)"
+	bt=$SECONDS
+	booted=1
+	SMMU=$smmu QDIR=$Rs BOOT_TIMEOUT=$timeout \
+		QEMU_EXTRA="-device edu -device edu -device edu ${QEMU_EXTRA:-}" \
+		GUEST_ARGS="guest.mode=stress guest.stress_secs=$secs guest.stress_ops=$OPS guest.stress_phase_secs=$PHASE guest.stress_failslab_pct=$PCT $args ${GUEST_ARGS:-}" \
+		"$TOP/scripts/boot.sh" check "$R/Image" "$R/initramfs.cpio" || booted=0
+	echo "$((SECONDS - bt))" >"$Rs/boot.seconds"
+	[ $booted = 1 ] && ok "guest finished in $((SECONDS - bt)) s"
+	: >"$Rs/host.results"
+	[ $booted = 1 ] || echo "FAIL boot: QEMU failed, timed out or the guest did not finish (see the error above)" >>"$Rs/host.results"
+
+	step "judge (SMMU $smmu): KUnit, stress KTAP, kernel log, SMMU trace"
+	[ -f "$Rs/trace.log" ] && du -h "$Rs/trace.log" | sed 's/\t.*//;s/^/  trace.log: /'
+	check=(--smmu "$smmu")
+	[ "$first" = 1 ] || check+=(--no-kunit)
+	python3 "$TOP/scripts/stress-check.py" "$Rs" --kunit "$SRC/tools/testing/kunit/kunit.py" \
+		--expected "$TOP/configs/expected-suites" --config "$KO/.config" "${check[@]}" |
+		tee "$Rs/summary.txt" || rc=1
+	[ "${STRESS_KEEP_TRACE:-}" = 1 ] || rm -f "$Rs/trace.log"
+	echo "stress (SMMU $smmu): boot $(cat "$Rs/boot.seconds") s; logs in ${Rs#"$TOP"/}/"
+	first=0
+done
 trap - EXIT
-echo "stress: kernel build $(cat "$D/kernel.seconds") s, boot $(cat "$R/boot.seconds") s, total $((SECONDS - t0)) s; logs in ${R#"$TOP"/}/"
+echo "stress: kernel build $(cat "$D/kernel.seconds") s, total $((SECONDS - t0)) s"
 exit $rc
