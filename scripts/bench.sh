@@ -4,35 +4,46 @@
 # Boots the unpatched base and the series kernel (same configuration, same QEMU
 # machine plus 3 more edu devices) alternately, BENCH_RUNS times each, in the
 # order base,series,series,base,base,series,... (drift cancels out), with
-# /init in guest.mode=bench (guest/bench.c). Each boot measures:
+# /init in guest.mode=bench (guest/bench.c), on the stage-1 SMMU and then on
+# the stage-2 one (BENCH_TIMED_SMMU), under QEMU's instruction counting
+# (-icount, one vCPU: see bench_boot); then once per kernel on the S1+S2 SMMU
+# (BENCH_COUNT_SMMU) for its command counts. Each boot measures:
 #   - the SMMU commands of each operation, counted exactly from QEMU's trace
-#     (on the stage-1 SMMU; then one boot per kernel on the stage-2-only and
-#     the stage 1 + 2 SMMUs, BENCH_SMMU, for their counts)
 #     (smmuv3_cmdq_opcode), operation by operation between trace markers
 #     (see scripts/bench-report.py): deterministic, must not vary;
-#   - VFIO map/unmap and attach throughput (1 thread, 1 thread per vCPU), the
-#     most wanted first: 4 KiB map+unmap pairs in ONE type1 domain holding all
-#     four edu devices (every unmap invalidates that domain);
+#   - the cost of VFIO map/unmap and attach in instruction-counted guest
+#     time, the most wanted first: 4 KiB map+unmap pairs in ONE type1 domain
+#     holding all four edu devices (every unmap invalidates that domain);
 #   - the kernel's dma_map_benchmark on an edu device in its strict DMA domain;
 #   - the SMMU fault events of each benchmark (must be 0);
 #   - the KUnit STE transition matrix line the series' suite prints at boot.
-# Prints a table and writes build/bench/results.json and build/bench/ratios.svg.
+# Prints a table (each cost with its run-to-run spread; a spread over +-3 %
+# fails, and every metric where the series costs more than the base beyond the
+# spread is flagged with its command counts) and writes
+# build/bench/results.json and build/bench/ratios.svg.
 #
-# Variables: BENCH_RUNS (boots per kernel, default 5, at least 5 for a report)
-#            BENCH_SECS (seconds per timed measurement, default 5)
+# Variables: BENCH_RUNS (boots per kernel and SMMU, default 5, at least 5 for a report)
+#            BENCH_SECS (guest seconds per timed measurement, default 2)
+#            BENCH_ICOUNT_SHIFT (default 3: one instruction is 2^3 ns of guest time)
 #            BENCH_OPS  (operations per counted kind, default 8)
+#            BENCH_TIMED_SMMU="s1 s2" (SMMUs measured; s1 first)
+#            BENCH_COUNT_SMMU="nested" (SMMUs counted only, one boot per kernel)
+#            BENCH_WALL_RUNS=0 (more boots per kernel without icount, 2 vCPUs,
+#            BENCH_WALL_SECS=5 each: the TCG wall-clock table, secondary)
 #            BENCH_KEEP_TRACE=1 (keep each boot's trace.log, ~45 MB each)
-#            BENCH_SMMU="s2 nested" (QEMU's other SMMU configurations, one
-#            boot per kernel each for the command counts; "" for none)
 #            BENCH_BUILD=0 (use the Images as they are; by default
 #            scripts/kernel.sh brings both up to date first, incrementally,
 #            so a stale Image is never measured)
 #            EXTRA_PATCHES="a.patch ..." (compare base with series + these)
 . "$(dirname "$0")/lib.sh"
 
-RUNS=${BENCH_RUNS:-5} SECS=${BENCH_SECS:-5} OPS=${BENCH_OPS:-8}
-for v in RUNS SECS OPS; do
+RUNS=${BENCH_RUNS:-5} SECS=${BENCH_SECS:-2} OPS=${BENCH_OPS:-8}
+SHIFT=${BENCH_ICOUNT_SHIFT:-3} WALL_RUNS=${BENCH_WALL_RUNS:-0} WALL_SECS=${BENCH_WALL_SECS:-5}
+for v in RUNS SECS OPS WALL_SECS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v='${!v}' is not a positive number"
+done
+for v in SHIFT WALL_RUNS; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || die "BENCH_${v/SHIFT/ICOUNT_SHIFT}='${!v}' is not a number"
 done
 [ "$RUNS" -ge 5 ] || warn "BENCH_RUNS=$RUNS: the issue asks for medians of at least 5 runs"
 [ "${SERIES:-}" != none ] || die "make bench compares the base with the series itself" \
@@ -99,47 +110,60 @@ WITH_BENCH=1 "$TOP/scripts/guest.sh"
 INITRD=$BUILD/guest/initramfs-bench.cpio
 
 # One bench boot: QEMU with 3 more edu devices (4 in all) and the trace of PCI
-# configuration writes (the markers), /init in bench mode.
+# configuration writes (the markers), /init in bench mode. Three kinds:
+#   icount  the measurements: -icount shift=$SHIFT,sleep=off and one vCPU, so
+#           the guest's clock counts instructions (2^SHIFT ns each) and a
+#           guest-timed operation measures what it costs, not the host's load;
+#           sleep=off jumps idle time to the next timer. One vCPU: under icount
+#           QEMU runs the vCPUs round-robin on one thread, so "one thread per
+#           vCPU" would measure interleaving, not parallelism; the guest skips
+#           those (_tn) measurements.
+#   counts  the same, bench_secs=1: its timings are not reported (nested)
+#   wall    the former measurement (2 vCPUs, TCG wall clock), BENCH_WALL_RUNS
+#           boots per kernel, a secondary table only: its ratios are noise
 qemu_extra="-trace pci_cfg_write -device edu -device edu -device edu ${QEMU_EXTRA:-}"
-guest_args="guest.mode=bench guest.bench_secs=$SECS guest.bench_ops=$OPS iommu.strict=1 ${GUEST_ARGS:-}"
+guest_args="guest.mode=bench guest.bench_ops=$OPS iommu.strict=1 ${GUEST_ARGS:-}"
+icount="-icount shift=$SHIFT,sleep=off"
 echo "$qemu_extra" >"$B/qemu-extra.txt"
 echo "$guest_args" >"$B/guest-args.txt"
-per_boot=$((9 * SECS + 8))
-total=$((2 * RUNS))
-# QEMU's other SMMU configurations (lib.sh): one boot per kernel each, for the
-# exact command counts only (a bench_secs of 1: its timings are not reported).
-SMMUS=${BENCH_SMMU-s2 nested}
-nsmmu=0
-for smmu in $SMMUS; do
-	smmu_machine "$smmu" >/dev/null
-	nsmmu=$((nsmmu + 1))
-done
+echo "$SHIFT" >"$B/icount-shift.txt"
+TIMED_SMMUS=${BENCH_TIMED_SMMU-s1 s2}
+COUNT_SMMUS=${BENCH_COUNT_SMMU-nested}
+ntimed=0 ncount=0
+for smmu in $TIMED_SMMUS; do smmu_machine "$smmu" >/dev/null; ntimed=$((ntimed + 1)); done
+for smmu in $COUNT_SMMUS; do smmu_machine "$smmu" >/dev/null; ncount=$((ncount + 1)); done
+[ "$ntimed" -ge 1 ] || die "BENCH_TIMED_SMMU is empty" "it names QEMU's SMMU configurations to measure on (s1 first)"
+per_icount=$((7 * SECS + 2)) per_count=10 per_wall=$((9 * WALL_SECS + 8))
+total=$((2 * RUNS * ntimed + 2 * ncount + 2 * WALL_RUNS))
+left=$((2 * RUNS * ntimed * per_icount + 2 * ncount * per_count + 2 * WALL_RUNS * per_wall))
 n=0
-bench_boot() { # SIDE RUN [SMMU]: SMMU other than s1: counts only, in $B/SIDE/SMMU
-	local side=$1 run=$2 smmu=${3:-s1} d=$B/$1/run$2 try args=$guest_args what
-	what="$side run $run/$RUNS (about $per_boot s; ~$(((total - n) * per_boot / 60 + nsmmu * 2 * 30 / 60)) min left)"
-	if [ "$smmu" != s1 ]; then
-		d=$B/$side/$smmu args="$guest_args guest.bench_secs=1"
-		what="$side on SMMU $smmu, command counts ($(smmu_machine "$smmu"))"
-	fi
+bench_boot() { # SIDE DIR KIND SMMU: one boot into $B/SIDE/DIR
+	local side=$1 d=$B/$1/$2 kind=$3 smmu=$4 try extra=$qemu_extra args=$guest_args smp=1 per what
+	case $kind in
+	icount) extra="$icount $extra" args="$args guest.bench_secs=$SECS" per=$per_icount ;;
+	counts) extra="$icount $extra" args="$args guest.bench_secs=1" per=$per_count ;;
+	wall) args="$args guest.bench_secs=$WALL_SECS" smp=2 per=$per_wall ;;
+	esac
+	what="$side $2 (SMMU $smmu, $kind; about $per s, ~$(((left + 59) / 60)) min left)"
 	n=$((n + 1))
+	left=$((left - per))
 	for try in 1 2; do
-		step "boot $n/$((total + 2 * nsmmu)): $what"
+		step "boot $n/$total: $what"
 		rm -rf "$d"
 		mkdir -p "$d"
-		if SMMU=$smmu QDIR=$d QEMU_EXTRA=$qemu_extra GUEST_ARGS=$args \
+		if SMMU=$smmu SMP=$smp QDIR=$d QEMU_EXTRA=$extra GUEST_ARGS=$args \
 			"$TOP/scripts/boot.sh" check "$B/images/$side.Image" "$INITRD" &&
 			python3 "$TOP/scripts/bench-report.py" summarize "$d"; then
 			break
 		fi
-		[ $try = 1 ] || die "the $side kernel's bench boot (SMMU $smmu) failed twice" \
+		[ $try = 1 ] || die "the $side kernel's bench boot $2 failed twice" \
 			"logs: ${d#"$TOP"/}/ (console.log, trace.log)"
-		warn "the $side kernel's bench boot ${d##*/} failed; its logs are kept in ${d#"$TOP"/}.failed/; booting once more"
+		warn "the $side kernel's bench boot $2 failed; its logs are kept in ${d#"$TOP"/}.failed/; booting once more"
 		rm -rf "$d.failed"
 		mv "$d" "$d.failed"
 	done
 	[ "${BENCH_KEEP_TRACE:-}" = 1 ] || rm -f "$d/trace.log"
-	python3 - "$d/summary.json" "$(cat "$d/boot.seconds")" <<'EOF'
+	python3 - "$d/summary.json" "$(cat "$d/boot.seconds")" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 r = s["results"]
@@ -147,30 +171,40 @@ def v(k):
     return f"{r[k][0]:.0f} {r[k][1]}" if k in r else "?"
 print(f"  ok in {sys.argv[2]} s: one domain, 4 devices, 4 KiB map+unmap {v('multi_map_unmap_4k_t1')} "
       f"(1 thread); attach {v('attach_cycle_t1')}; SMMU fault events {sum(s['faults'].values())}")
-EOF
+PY
 }
 
-for run in $(seq 1 "$RUNS"); do
-	if [ $((run % 2)) = 1 ]; then
-		bench_boot base "$run"
-		bench_boot series "$run"
-	else
-		bench_boot series "$run"
-		bench_boot base "$run"
-	fi
+# Alternately, base,series,series,base,...: drift cancels out.
+alternate() { # KIND SMMU PREFIX RUNS
+	local run
+	for run in $(seq 1 "$4"); do
+		if [ $((run % 2)) = 1 ]; then
+			bench_boot base "$3run$run" "$1" "$2"
+			bench_boot series "$3run$run" "$1" "$2"
+		else
+			bench_boot series "$3run$run" "$1" "$2"
+			bench_boot base "$3run$run" "$1" "$2"
+		fi
+	done
+}
+# s1's runs are run<N>, the others' <smmu>-run<N>
+for smmu in $TIMED_SMMUS; do
+	pfx=$smmu-
+	[ "$smmu" = s1 ] && pfx=
+	alternate icount "$smmu" "$pfx" "$RUNS"
 done
-
-for smmu in $SMMUS; do
-	bench_boot base 0 "$smmu"
-	bench_boot series 0 "$smmu"
+for smmu in $COUNT_SMMUS; do
+	bench_boot base "$smmu" counts "$smmu"
+	bench_boot series "$smmu" counts "$smmu"
 done
+[ "$WALL_RUNS" = 0 ] || alternate wall s1 wall- "$WALL_RUNS"
 
 step "report"
 trap - EXIT
 echo
 if python3 "$TOP/scripts/bench-report.py" report "$B" | tee "$B/table.txt"; then
-	echo "bench: $((2 * RUNS + 2 * nsmmu)) boots in $(elapsed); table: ${B#"$TOP"/}/table.txt"
+	echo "bench: $total boots in $(elapsed); table: ${B#"$TOP"/}/table.txt"
 else
-	echo "bench: $((2 * RUNS)) boots in $(elapsed); logs in ${B#"$TOP"/}/<base|series>/run*/" >&2
+	echo "bench: $total boots in $(elapsed); logs in ${B#"$TOP"/}/<base|series>/*/" >&2
 	exit 1
 fi
