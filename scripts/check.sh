@@ -18,15 +18,49 @@ step() {
 	current=$*
 	info "[$((SECONDS - t0))s] $*"
 }
+
+# The table make check ends with: each phase's seconds and what ccache saw
+# (compilations that hit / missed; a phase that compiled nothing and missed
+# nothing was served from what earlier runs built). Also in check/phases.tsv.
+PHASES=$C/phases.tsv
+printf 'phase\tseconds\tccache hits\tccache misses\n' >"$PHASES"
+ph_name='' ph_t=0 ph_hit=0 ph_miss=0
+ccache_counts() { # prints "hits misses" of the harness's ccache
+	ccache --print-stats 2>/dev/null | awk -F'\t' '
+		$1 == "direct_cache_hit" || $1 == "preprocessed_cache_hit" { h += $2 }
+		$1 == "cache_miss" { m += $2 } END { print h + 0, m + 0 }'
+}
+phase_end() {
+	local h m
+	[ -n "$ph_name" ] || return 0
+	read -r h m < <(ccache_counts)
+	printf '%s\t%d\t%d\t%d\n' "$ph_name" $((SECONDS - ph_t)) $((h - ph_hit)) $((m - ph_miss)) >>"$PHASES"
+	ph_name=''
+}
+phase() { # NAME: ends the running phase, starts NAME
+	phase_end
+	ph_name=$1 ph_t=$SECONDS
+	read -r ph_hit ph_miss < <(ccache_counts)
+}
+phase_table() {
+	phase_end
+	echo "make check phases (seconds; ccache hits/misses of the compilations; build/logs/check/phases.tsv):"
+	awk -F'\t' 'NR > 1 {
+		c = $3 + $4 == 0 ? "no compilation" : ($4 == 0 ? "all " $3 " from ccache" : $3 " hit, " $4 " compiled")
+		printf "  %-28s %6d s  %s\n", $1, $2, c; t += $2 }
+		END { printf "  %-28s %6d s\n", "total", t }' "$PHASES"
+}
 # A step that dies (build error, boot failure, timeout) has printed why; say
 # where make check stopped, so the last line is never a bare exit code.
-trap 'rc=$?; [ $rc = 0 ] || echo "check: aborted in step \"$current\" (exit $rc): see the error above; logs in ${C#"$TOP"/}/" >&2' EXIT
+trap 'rc=$?; [ $rc = 0 ] || { phase_table >&2; echo "check: aborted in step \"$current\" (exit $rc): see the error above; logs in ${C#"$TOP"/}/" >&2; }' EXIT
 
+phase "kernel"
 step "kernel"
 image=$("$TOP/scripts/kernel.sh" | tee /dev/stderr | tail -n 1)
 
 
 if [ "$VARIANT" = main ]; then
+	phase "series hygiene"
 	step "series hygiene"
 	"$TOP/scripts/hygiene.sh"
 	# hygiene may rebuild touched objects with W=1: relink the tested Image
@@ -35,6 +69,7 @@ else
 	info "series hygiene applies to the series only (variant $VARIANT): not run"
 fi
 
+phase "guest programs"
 step "guest programs and initramfs"
 "$TOP/scripts/guest.sh"
 
@@ -121,14 +156,18 @@ boot_smmu() {
 # Three SMMUs (QEMU's virt machine, base/qemu.conf): stage 1 only (with the
 # KUnit suites), stage 2 only, and stage 1 + stage 2 (nested), which must
 # behave exactly as stage 1 does, down to the command counts.
+phase "boot s1 (KUnit, guest)"
 boot_smmu s1 "$C"
+phase "boot s2"
 boot_smmu s2 "$C/s2"
+phase "boot nested"
 boot_smmu nested "$C/nested"
 
 # The PCI ATS core live on x86_64 (scripts/x86-check.sh): an x86_64 kernel of
 # the same tree booted on q35 with QEMU's Intel VT-d and an ATS-capable disk;
 # its checks join this run's results as "x86_ats:" lines. CHECK_X86=0 skips it.
 if [ "${CHECK_X86:-1}" = 1 ]; then
+	phase "x86_ats"
 	step "x86_64 kernel: PCI ATS live through Intel VT-d (make x86-check alone)"
 	if X86_DIR=$C/x86 "$TOP/scripts/x86-check.sh"; then
 		ok "x86_ats passed"
@@ -144,6 +183,7 @@ fi
 # suites as modules loaded in the guest, clang, Debian's arm64 configuration;
 # one "config:<name>" line each. CHECK_CONFIGS=0 skips them.
 if [ "${CHECK_CONFIGS:-1}" = 1 ]; then
+	phase "configurations"
 	step "configurations (make configs alone)"
 	"$TOP/scripts/configs.sh" || warn "scripts/configs.sh stopped (exit $?): see above"
 else
@@ -156,6 +196,7 @@ fi
 # stress under fault injection. Its checks join this run's results as
 # "stress:" lines. CHECK_STRESS=0 skips it.
 if [ "${CHECK_STRESS:-1}" = 1 ]; then
+	phase "short stress"
 	step "short stress on the debug kernel, SMMU s1 ${CHECK_STRESS_SECS:-45} s and s2 ${CHECK_STRESS_S2_SECS:-30} s (make stress for the long one)"
 	if STRESS_KASAN=${CHECK_STRESS_KASAN:-1} STRESS_SECS=${CHECK_STRESS_SECS:-45} \
 		STRESS_S2_SECS=${CHECK_STRESS_S2_SECS:-30} STRESS_SMMU="s1 s2" STRESS_S2_KMEMLEAK=0 \
@@ -181,6 +222,7 @@ else
 fi
 
 step "done"
+phase_table
 trap - EXIT
 if ! python3 "$TOP/scripts/results.py" "$C" "$TOP/configs/expected-suites" "$OUT/.config" | tee "$C/summary.txt"; then
 	echo "logs: ${C#"$TOP"/}/ (console.log, trace.log, *-parse.log, host.results)"

@@ -12,6 +12,11 @@ PATCHES_DIR (default: $PATCHES_DIR, else patches/ next to scripts/) holds
                              (PREFIXES below)
   series_whitespace:<patch>  no added line ends in a space or a tab
 
+checked first, as the cause of numbering failures:
+
+  series_files               every NNNN-*.patch file of PATCHES_DIR is listed in
+                             series, once
+
 and for the cover letter:
 
   cover_letter_shortlog      the shortlog names every patch's subject, in order
@@ -358,7 +363,7 @@ FIX = ("fix the commit in build/linux (git rebase -i base, or commit --fixup and
        "rebase --autosquash) and run 'make export'")
 
 
-def check_patch(rep, p, index, total, diffs):
+def check_patch(rep, p, index, total, diffs, cause=""):
     files, bad_ws = diffs
     author = p.header("From")
     name, addr = email.utils.parseaddr(author)
@@ -387,7 +392,7 @@ def check_patch(rep, p, index, total, diffs):
                         f"(format-patch --numbered)")
     elif num and (int(num.group(1)), int(num.group(2))) != (index, total):
         problems.append(f"it is numbered {num.group(1)}/{num.group(2)} but is patch {index} of {total} "
-                        f"in series: re-export with 'make export', or fix the order in series")
+                        f"in series: re-export with 'make export', or fix the order in series{cause}")
     prefix, sep, summary = text.partition(": ")
     if not sep:
         prefix = ""
@@ -604,6 +609,27 @@ def main():
     with open(series) as fh:
         names = [line.split("#")[0].strip() for line in fh]
     names = [n for n in names if n]
+    # The cause first: a patch file that series does not list (or lists twice)
+    # shifts every later patch's n/N, and those failures follow from it.
+    files = sorted(f for f in os.listdir(pdir)
+                   if f.endswith(".patch") and f != "0000-cover-letter.patch")
+    unlisted = [f for f in files if f not in names]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    cause = ""
+    if unlisted or twice:
+        what = []
+        for f in unlisted:
+            nxt = next((n for n in names if n > f), None)
+            what.append(f"{f} is in {pdir} but not in series"
+                        + (f" (by its number it goes before {nxt})" if nxt else " (by its number, last)"))
+        what += [f"series lists {n} more than once" for n in twice]
+        rep.emit("FAIL", "series_files",
+                 "; ".join(what) + ". Add it to series in its place (or move unfinished work to "
+                 "wip/, outside patches/), or run 'make export'. The [PATCH n/N] failures below follow "
+                 "from this")
+        cause = " (caused by series_files above: " + ", ".join(unlisted + twice) + ")"
+    else:
+        rep.emit("PASS", "series_files")
     patches, parsed, subjects = [], [], []
     for n in names:
         path = os.path.join(pdir, n)
@@ -624,7 +650,7 @@ def main():
             ok = False
             continue
         parsed.append((p.name, diffs[0]))
-        subjects.append(check_patch(rep, p, idx, len(patches), diffs))
+        subjects.append(check_patch(rep, p, idx, len(patches), diffs, cause))
 
     cover_path = os.path.join(pdir, "0000-cover-letter.patch")
     if not os.path.isfile(cover_path):
