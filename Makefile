@@ -25,7 +25,7 @@ help:
 	@echo "make series-check  patches/ metadata: sign-offs, subject prefixes, whitespace, cover diffstat"
 	@echo "make run      boot it and show what the SMMU does"
 	@echo "make shell    boot it with an interactive busybox shell"
-	@echo "make bench    base vs series: SMMU commands per operation, VFIO/DMA throughput (~10 min)"
+	@echo "make bench    base vs series: SMMU commands per operation, costs in instructions (icount; ~3 min)"
 	@echo "make stress   debug kernel (KASAN, lockdep, kmemleak, failslab): attach/DMA/rebind stress, no splat"
 	@echo "make clean    remove build outputs (keeps the trees and the ccache)"
 	@echo "Variables: SERIES=none  EXTRA_PATCHES=\"a.patch b.patch\"  FORCE=1"
@@ -63,7 +63,7 @@ run: tree-use
 	@$(S)/run.sh
 shell: tree-use
 	@$(S)/shell.sh
-# Boots base and series alternately (BENCH_RUNS=5 each); see scripts/bench.sh.
+# Boots base and series alternately (BENCH_RUNS=5 each per SMMU, under icount); see scripts/bench.sh.
 .PHONY: bench
 bench: tree-use
 	@$(S)/bench.sh

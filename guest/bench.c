@@ -313,14 +313,15 @@ static double timed(const char *name, int nthreads, int container, uint64_t size
 		pthread_create(&w[i].th, NULL, worker_fn, &w[i]);
 	usleep(secs * 1000000);
 	atomic_store(&stop, true);
-	for (i = 0; i < nthreads; i++) {
+	for (i = 0; i < nthreads; i++)
 		pthread_join(w[i].th, NULL);
+	t1 = now_ns();	/* before the buffers are freed: not part of the operations */
+	for (i = 0; i < nthreads; i++) {
 		ops += w[i].ops;
 		if (w[i].err)
 			bench_error("%s: thread %d: %s", name, i, strerror(-w[i].err));
 		buf_free(w[i].buf, size);
 	}
-	t1 = now_ns();
 	mark("end:%s", name);
 	return ops * 1e9 / (double)(t1 - t0);
 }

@@ -272,13 +272,17 @@ static int nvme_type_and_read(const char *bdf, const char *type, char *got, size
 	ret = pci_bind(bdf, "nvme");
 	if (ret)
 		return ret;
-	/* The namespace appears from the controller's asynchronous scan */
-	for (ms = 0; access("/sys/block/nvme0n1", F_OK); ms += 10) {
-		if (ms >= 10000)
-			return -ETIMEDOUT;
+	/*
+	 * The namespace appears from the controller's asynchronous scan; its
+	 * sysfs entry comes a little before the block device opens (ENXIO).
+	 */
+	for (ms = 0;; ms += 10) {
+		ret = access("/sys/block/nvme0n1", F_OK) ? -ENOENT :
+		      disk_sha256("/dev/nvme0n1", hex, &bytes);
+		if ((ret != -ENOENT && ret != -ENXIO) || ms >= 10000)
+			return ret == -ENOENT ? -ETIMEDOUT : ret;
 		usleep(10000);
 	}
-	return disk_sha256("/dev/nvme0n1", hex, &bytes);
 }
 
 static void test_group_type_switches(void)

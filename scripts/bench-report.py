@@ -196,11 +196,13 @@ def fmt_num(v, unit=""):
     return f"{v:.2f}"
 
 
-def load_runs(benchdir, pattern):
-    """{side: [summary, ...]} of the run directories matching pattern, in run order."""
+def load_runs(benchdir, regex):
+    """{side: [summary, ...]} of the run directories whose name matches regex
+    (whole name: a failed boot's copy, "<dir>.failed", never counts), in run order."""
     out = {}
     for k in ("base", "series"):
-        files = glob.glob(os.path.join(benchdir, k, pattern, "summary.json"))
+        files = [f for f in glob.glob(os.path.join(benchdir, k, "*", "summary.json"))
+                 if re.fullmatch(regex, os.path.basename(os.path.dirname(f)))]
         files.sort(key=lambda p: [int(n) for n in re.findall(r"run(\d+)/summary", p)])
         out[k] = []
         for f in files:
@@ -227,7 +229,7 @@ def report(benchdir):
     # counted-only ones (<smmu>/), and the optional wall-clock ones (wall-run<N>).
     timed = {}
     for smmu in ("s1", "s2"):
-        r = load_runs(benchdir, "run*" if smmu == "s1" else f"{smmu}-run*")
+        r = load_runs(benchdir, r"run\d+" if smmu == "s1" else rf"{smmu}-run\d+")
         if r["base"] or r["series"]:
             timed[smmu] = r
     if "s1" not in timed or not timed["s1"]["base"] or not timed["s1"]["series"]:
@@ -236,10 +238,10 @@ def report(benchdir):
     runs = timed["s1"]
     counted_only = {}
     for smmu in ("nested",):
-        r = load_runs(benchdir, smmu)
+        r = load_runs(benchdir, re.escape(smmu))
         if r["base"] or r["series"]:
             counted_only[smmu] = r
-    wall = load_runs(benchdir, "wall-run*")
+    wall = load_runs(benchdir, r"wall-run\d+")
     every = [s for sets in list(timed.values()) + list(counted_only.values()) + [wall]
              for k in sets.values() for s in k]
     for smmu, sets in list(timed.items()) + list(counted_only.items()):
@@ -301,12 +303,12 @@ def report(benchdir):
     for smmu in counted_only:
         count_rows(smmu, f"commands_{smmu}", f"cmds_{smmu}", counted_only[smmu])
     if "nested" in counts:
-        # Stage 1 + stage 2: the driver picks stage 1, so every operation
-        # (but the boot, whose probe differs) issues what it issues on s1.
+        # Stage 1 + stage 2: the driver picks stage 1, so every operation,
+        # the boot included, issues what it issues on s1.
         for kind, _ in KINDS:
             for k in ("base", "series"):
                 c, c1 = counts["nested"][kind].get(k), counts["s1"][kind].get(k)
-                if kind != "boot" and c is not None and c1 is not None and c != c1:
+                if c is not None and c1 is not None and c != c1:
                     failures.append(f"{k} (SMMU nested): one '{kind}' issued {c}, on the stage-1-only "
                                     f"SMMU {c1}: the driver does not behave as on stage 1")
 
@@ -321,7 +323,9 @@ def report(benchdir):
         for name, desc in TIMED:
             vals = {k: [s["results"][name] for s in rs[k] if name in s["results"]] for k in rs}
             if not any(vals.values()):
-                continue  # not measured with one vCPU (the _tn ones)
+                if not name.endswith(("_tn", "_t2")):
+                    failures.append(f"SMMU {smmu}: '{name}' missing in every run of both kernels")
+                continue  # the _tn and _t2 ones are not measured with one vCPU
             unit = next(v[1] for k in vals for v in vals[k])
             row = {"name": f"{smmu}/{name}", "description": desc, "section": section, "runs": {},
                    "unit": "insn/op", "measured_unit": unit}
@@ -514,15 +518,6 @@ def report(benchdir):
     else:
         print("Flagged: none (the series costs no more than the base beyond the spread anywhere)")
 
-    with open(os.path.join(benchdir, "results.json"), "w") as fh:
-        kf = os.path.join(benchdir, "kernels.txt")
-        kernels = open(kf).read().splitlines() if os.path.exists(kf) else []
-        json.dump({"icount_shift": shift, "metrics": metrics, "failures": failures, "kernels": kernels,
-                   "flagged": [r["name"] for r, _, _, _ in flagged],
-                   "runs": {smmu: {k: [s["rundir"] for s in sets[k]] for k in sets}
-                            for smmu, sets in list(timed.items()) + list(counted_only.items())
-                            + [("wall", wall)]}}, fh, indent=1)
-
     # The chart: cost ratios (with their spread) and the command totals.
     dat = os.path.join(benchdir, "ratios.dat")
     with open(dat, "w") as fh:
@@ -564,6 +559,14 @@ plot '{dat}' using 2:3:4:xtic(1) lc rgb '#4477aa'
             print(f"chart: {svg}")
     else:
         failures.append("gnuplot is not installed: no chart (run 'make deps')")
+    with open(os.path.join(benchdir, "results.json"), "w") as fh:
+        kf = os.path.join(benchdir, "kernels.txt")
+        kernels = open(kf).read().splitlines() if os.path.exists(kf) else []
+        json.dump({"icount_shift": shift, "metrics": metrics, "failures": failures, "kernels": kernels,
+                   "flagged": [r["name"] for r, _, _, _ in flagged],
+                   "runs": {smmu: {k: [s["rundir"] for s in sets[k]] for k in sets}
+                            for smmu, sets in list(timed.items()) + list(counted_only.items())
+                            + [("wall", wall)]}}, fh, indent=1)
     print(f"results: {os.path.join(benchdir, 'results.json')}")
     if failures:
         print()

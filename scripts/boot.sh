@@ -23,7 +23,8 @@ mkdir -p "$QDIR" "$BUILD/qemu"
 [ -f "$INITRD" ] || die "no initramfs at $INITRD" "build it first (make guest)"
 qemu_aarch64
 SMMU=${SMMU:-s1}
-read -ra machine <<<"$(smmu_machine "$SMMU")"
+m=$(smmu_machine "$SMMU") || exit 1
+read -ra machine <<<"$m"
 
 # Two disks of random data, made once; the guest compares its reads (by DMA
 # through the SMMU) with the SHA-256 the host computed.

@@ -144,7 +144,7 @@ run_modules() {
 		fail modules "initramfs: $(grep -m1 -A1 ERROR "$l/guest.log" | tr '\n' ' ')"
 		return 0
 	fi
-	if ! QDIR=$l BOOT_TIMEOUT=${CONFIG_BOOT_TIMEOUT:-300} "$TOP/scripts/boot.sh" check \
+	if ! SMMU=s1 QDIR=$l BOOT_TIMEOUT=${CONFIG_BOOT_TIMEOUT:-300} "$TOP/scripts/boot.sh" check \
 		"$out/arch/arm64/boot/Image" "$initrd" >"$l/boot.log" 2>&1; then
 		fail modules "the boot failed: $(grep -m1 -E 'ERROR|timeout' "$l/boot.log" | cut -c1-160) (${l#"$TOP"/}/console.log)"
 		tail -n 20 "$l/boot.log" >&2

@@ -113,12 +113,14 @@ variant_dirs() {
 
 # The pinned QEMU of the arm64 boots (base/qemu.conf): qemu_aarch64 sets
 # QEMU_AARCH64 (the binary) and QEMU_AARCH64_L (its data directory, for -L),
-# fetching it first if build/qemu10 does not hold it (scripts/qemu-fetch.sh).
+# fetching it first if build/qemu10 does not hold the pinned version
+# (scripts/qemu-fetch.sh).
 qemu_aarch64() {
 	QEMU_AARCH64=$BUILD/qemu10/root/usr/bin/qemu-system-aarch64
 	# shellcheck disable=SC2034 # used by the scripts that source this file
 	QEMU_AARCH64_L=$BUILD/qemu10/root/usr/share/qemu
-	if [ ! -x "$QEMU_AARCH64" ]; then
+	if [ ! -x "$QEMU_AARCH64" ] ||
+		[ "$(cat "$BUILD/qemu10/root/version" 2>/dev/null)" != "$(. "$TOP/base/qemu.conf" && echo "$QEMU_VERSION")" ]; then
 		info "fetching the pinned QEMU (base/qemu.conf) into build/qemu10"
 		"$TOP/scripts/qemu-fetch.sh" >/dev/null || die "the pinned QEMU is not available" \
 			"see the error above; 'make deps' fetches it and installs its libraries"

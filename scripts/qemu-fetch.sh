@@ -33,7 +33,7 @@ fetch() {
 	f=$st/${pkg}_${QEMU_VERSION#*:}_$arch.deb
 	if [ ! -f "$f" ] || [ "$(sha256sum "$f" | cut -d' ' -f1)" != "$sum" ]; then
 		rm -f "$f"
-		if [ ! -s "$st/lists.ok" ]; then
+		if [ "$(cat "$st/lists.ok" 2>/dev/null)" != "$QEMU_ARCHIVE $QEMU_SUITE $QEMU_VERSION" ]; then
 			mkdir -p "$st/lists/partial" "$st/cache/archives/partial"
 			echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $QEMU_ARCHIVE $QEMU_SUITE main" \
 				>"$st/sources.list"
@@ -42,7 +42,7 @@ fetch() {
 				die "apt-get update of $QEMU_SUITE failed (private state in ${st#"$TOP"/})" \
 					"is $QEMU_ARCHIVE reachable? full log: ${log#"$TOP"/}"
 			}
-			date >"$st/lists.ok"
+			echo "$QEMU_ARCHIVE $QEMU_SUITE $QEMU_VERSION" >"$st/lists.ok"
 		fi
 		(cd "$st" && aptq download "$pkg=$QEMU_VERSION") >>"$log" 2>&1 || {
 			tail_log "$log" 20

@@ -6,6 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 select_variant
+smmu_machine "${SMMU:-s1}" >/dev/null
 image=$("$TOP/scripts/kernel.sh" | tail -n 1)
 "$TOP/scripts/guest.sh" >/dev/null
 R=$VLOGS/run

@@ -14,8 +14,8 @@ PATCHES_DIR (default: $PATCHES_DIR, else patches/ next to scripts/) holds
 
 checked first, as the cause of numbering failures:
 
-  series_files               every NNNN-*.patch file of PATCHES_DIR is listed in
-                             series, once
+  series_listed              every *.patch file of PATCHES_DIR but the cover
+                             letter is listed in series, once
 
 and for the cover letter:
 
@@ -623,13 +623,13 @@ def main():
             what.append(f"{f} is in {pdir} but not in series"
                         + (f" (by its number it goes before {nxt})" if nxt else " (by its number, last)"))
         what += [f"series lists {n} more than once" for n in twice]
-        rep.emit("FAIL", "series_files",
+        rep.emit("FAIL", "series_listed",
                  "; ".join(what) + ". Add it to series in its place (or move unfinished work to "
                  "wip/, outside patches/), or run 'make export'. The [PATCH n/N] failures below follow "
                  "from this")
-        cause = " (caused by series_files above: " + ", ".join(unlisted + twice) + ")"
+        cause = " (caused by series_listed above: " + ", ".join(unlisted + twice) + ")"
     else:
-        rep.emit("PASS", "series_files")
+        rep.emit("PASS", "series_listed")
     patches, parsed, subjects = [], [], []
     for n in names:
         path = os.path.join(pdir, n)

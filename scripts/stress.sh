@@ -13,7 +13,7 @@
 #   STRESS_PHASE_SECS=10  length of each fault injection phase
 #   STRESS_FAILSLAB_PCT=1 failslab probability in the random phases
 #   STRESS_SMMU="s1 s2"   QEMU's SMMU configurations, one boot each (lib.sh)
-#   STRESS_S2_SECS=       how long the boots after the first run (default STRESS_SECS)
+#   STRESS_S2_SECS=       how long the boots after the first (s2 by default) run (default STRESS_SECS)
 #   STRESS_S2_KMEMLEAK=1  0: no kmemleak scans in the boots after the first (about
 #                         50 s less each under TCG; the first boot scans)
 #   STRESS_KASAN=1        0: the lighter kernel without KASAN (make check's
