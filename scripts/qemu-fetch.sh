@@ -21,8 +21,13 @@ log=$LOGS/qemu-fetch.log
 	die "the pinned QEMU (base/qemu.conf) is Debian's amd64 build; this machine is '$(dpkg --print-architecture 2>/dev/null || echo unknown)'" \
 		"add that architecture's packages and checksums to QEMU_DEBS in base/qemu.conf"
 
+# The machine's apt.conf.d hooks (docker-clean, command-not-found, ...) are
+# cleared for these calls: the private state is the only thing they touch.
 aptq() {
-	apt-get -oDir::Etc::SourceList="$st/sources.list" -oDir::Etc::SourceParts=/nonexistent \
+	mkdir -p "$st"
+	printf '#clear %s;\n' APT::Update::Pre-Invoke APT::Update::Post-Invoke \
+		APT::Update::Post-Invoke-Success DPkg::Pre-Invoke DPkg::Post-Invoke >"$st/apt.conf"
+	apt-get -c "$st/apt.conf" -oDir::Etc::SourceList="$st/sources.list" -oDir::Etc::SourceParts=/nonexistent \
 		-oDir::State::Lists="$st/lists" -oDir::Cache="$st/cache" -oDebug::NoLocking=1 \
 		-oAPT::Architecture=amd64 -oAPT::Sandbox::User="$(id -un)" "$@"
 }
