@@ -43,6 +43,7 @@ int pci_find_all(unsigned int vendor, unsigned int device, char (*bdf)[32], int 
 const char *kunit_end(const char *log);
 unsigned int pci_sid(const char *bdf);	/* requester ID: bus << 8 | devfn */
 int pci_bind(const char *bdf, const char *driver);
+int pci_unbind(const char *bdf);	/* from whatever driver has it; 0 if none */
 
 /* QEMU's edu device (docs/specs/edu.rst): its DMA engine, in BAR 0. */
 #define EDU_VENDOR	0x1234

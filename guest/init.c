@@ -257,12 +257,9 @@ static int nvme_type_and_read(const char *bdf, const char *type, char *got, size
 	size_t bytes;
 	int ret, ms;
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-	if (!access(path, W_OK)) {
-		ret = write_file(path, bdf);
-		if (ret)
-			return ret;
-	}
+	ret = pci_unbind(bdf);
+	if (ret)
+		return ret;
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/type", bdf);
 	ret = write_file(path, type);
 	if (ret)

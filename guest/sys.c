@@ -191,6 +191,14 @@ unsigned int pci_sid(const char *bdf)
 }
 
 /* Bind bdf to driver (through driver_override), unbinding it first. */
+int pci_unbind(const char *bdf)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+	return access(path, W_OK) ? 0 : write_file(path, bdf);
+}
+
 int pci_bind(const char *bdf, const char *driver)
 {
 	char path[256], cur[64];
@@ -200,8 +208,7 @@ int pci_bind(const char *bdf, const char *driver)
 	if (!link_basename(path, cur, sizeof(cur))) {
 		if (!strcmp(cur, driver))
 			return 0;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-		ret = write_file(path, bdf);
+		ret = pci_unbind(bdf);
 		if (ret)
 			return ret;
 	}
