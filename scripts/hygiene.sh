@@ -22,9 +22,21 @@ H=$LOGS/hygiene
 rm -rf "$H"
 mkdir -p "$H"
 MAIN=$BUILD/linux
-pass() { echo "PASS $1" >>"$RESULTS"; ok "$1"; }
+pass() { echo "PASS $1${2:+: $2}" >>"$RESULTS"; ok "$1${2:+ ($2)}"; }
 fail() { echo "FAIL $1: $2" >>"$RESULTS"; warn "$1: $2"; }
 skip() { echo "SKIP $1: $2" >>"$RESULTS"; info "skip $1: $2"; }
+
+# Verdicts that depend only on what they were computed from are kept in
+# build/cache/hygiene/, under a key naming all of it (sha256 of its inputs):
+# a patch checkpatch saw before, a tree the per-patch build built before.
+# Only passes are kept; a failure is recomputed every run.
+HC=$BUILD/cache/hygiene
+mkdir -p "$HC"
+cache_key() { # WORDS...: the key of these inputs
+	printf '%s\n' "$@" | sha256sum | cut -c1-40
+}
+gcc_id=$("${CROSS}gcc" --version | head -n 1; "${CROSS}ld" --version | head -n 1)
+config_id=$(sha256sum <"$BUILD/out/.config")
 
 # --- series file ------------------------------------------------------------
 if (check_series) 2>"$H/series.log"; then
@@ -74,6 +86,8 @@ fi
 
 # --- checkpatch ----------------------------------------------------------------
 exceptions=$TOP/configs/checkpatch-exceptions
+checkpatch_id=$(cd "$MAIN" && cat scripts/checkpatch.pl scripts/spelling.txt scripts/const_structs.checkpatch \
+	scripts/spdxcheck.py LICENSES/*/* 2>/dev/null | sha256sum)
 i=0
 for c in "${commits[@]}"; do
 	i=$((i + 1))
@@ -94,10 +108,19 @@ for c in "${commits[@]}"; do
 		done <"$exceptions"
 	fi
 	git -C "$MAIN" format-patch -1 --stdout "$c" >"$H/$name.patch"
-	# Debian's python3 first: checkpatch's SPDX check (spdxcheck.py) needs its
-	# python3-ply and python3-git, which another python3 on PATH may lack.
-	(cd "$MAIN" && PATH=/usr/bin:$PATH ./scripts/checkpatch.pl --strict --no-signoff --showfile \
-		${ignore:+--ignore "$ignore"} "$H/$name.patch") >"$H/$name.checkpatch" 2>&1 || true
+	# The key: the patch as mailed (its "From <commit>" line aside), the
+	# exceptions that apply, and checkpatch with its data files.
+	key=$(cache_key "$(tail -n +2 "$H/$name.patch" | sha256sum)" "$ignore" "$checkpatch_id")
+	if [ -f "$HC/checkpatch-$key" ]; then
+		cp "$HC/checkpatch-$key" "$H/$name.checkpatch"
+	else
+		# Debian's python3 first: checkpatch's SPDX check (spdxcheck.py) needs its
+		# python3-ply and python3-git, which another python3 on PATH may lack.
+		(cd "$MAIN" && PATH=/usr/bin:$PATH ./scripts/checkpatch.pl --strict --no-signoff --showfile \
+			${ignore:+--ignore "$ignore"} "$H/$name.patch") >"$H/$name.checkpatch" 2>&1 || true
+		grep -qE '^(ERROR|WARNING|CHECK):|^[^ ]+:[0-9]+: (ERROR|WARNING|CHECK):' "$H/$name.checkpatch" ||
+			cp "$H/$name.checkpatch" "$HC/checkpatch-$key"
+	fi
 	if grep -qE '^(ERROR|WARNING|CHECK):|^[^ ]+:[0-9]+: (ERROR|WARNING|CHECK):' "$H/$name.checkpatch"; then
 		fail "checkpatch:$name" "$(grep -cE '(ERROR|WARNING|CHECK):' "$H/$name.checkpatch") issue(s), see ${H#"$TOP"/}/$name.checkpatch"
 		sed -n '1,30p' "$H/$name.checkpatch" >&2
@@ -139,23 +162,51 @@ if [ ${#commits[@]} -gt 1 ]; then
 		git -C "$MAIN" worktree prune
 		git -C "$MAIN" worktree add -q --detach "$SRC" "${commits[0]}"
 	fi
-	i=0
+	# A commit whose tree was built before with the same configuration and
+	# compiler is not built again (its tree id is in the key).
+	x86_id=$(sha256sum <"$TOP/configs/x86-iommu.config")
+	i=0 cached=0
 	for c in "${commits[@]:0:${#commits[@]}-1}"; do
 		i=$((i + 1))
 		name=$(printf '%04d-%s' "$i" "$(git -C "$MAIN" log -1 --format=%f "$c" | cut -c1-52)")
-		git -C "$SRC" checkout -q --detach "$c"
-		mkdir -p "$OUT"
-		cmp -s "$BUILD/out/.config" "$OUT/.config" || cp "$BUILD/out/.config" "$OUT/.config"
-		if (kmake olddefconfig && kmake Image) >"$H/$name.build.log" 2>&1; then
-			pass "builds_alone:$name"
+		tree_id=$(git -C "$MAIN" rev-parse "$c^{tree}")
+		key=$(cache_key builds_alone "$tree_id" "$config_id" "$gcc_id")
+		if [ -f "$HC/$key" ]; then
+			pass "builds_alone:$name" "cached: tree ${tree_id:0:12} built with this configuration before"
+			cached=$((cached + 1))
 		else
-			fail "builds_alone:$name" "see ${H#"$TOP"/}/$name.build.log"
-			tail -n 20 "$H/$name.build.log" >&2
+			prev=$(git -C "$SRC" rev-parse HEAD)
+			git -C "$SRC" checkout -q --detach "$c"
+			mkdir -p "$OUT"
+			# olddefconfig only for a new configuration or changed Kconfig
+			# files (make Image syncs the rest by itself)
+			olddef=
+			if ! cmp -s "$BUILD/out/.config" "$OUT/.config.harness"; then
+				cp "$BUILD/out/.config" "$OUT/.config"
+				cp "$BUILD/out/.config" "$OUT/.config.harness"
+				olddef=1
+			fi
+			git -C "$SRC" diff --quiet "$prev" "$c" -- '*Kconfig*' || olddef=1
+			if ({ [ -z "$olddef" ] || kmake olddefconfig; } && kmake Image) >"$H/$name.build.log" 2>&1; then
+				pass "builds_alone:$name"
+				: >"$HC/$key"
+			else
+				fail "builds_alone:$name" "see ${H#"$TOP"/}/$name.build.log"
+				tail -n 20 "$H/$name.build.log" >&2
+			fi
 		fi
 		git -C "$MAIN" diff-tree --no-commit-id --name-only -r "$c" | grep -qE "$X86_FILES" ||
 			continue
+		key=$(cache_key builds_alone_x86 "$tree_id" "$x86_id" "$(gcc --version | head -n 1; ld --version | head -n 1)")
+		if [ -f "$HC/$key" ]; then
+			pass "builds_alone_x86:$name" "cached: tree ${tree_id:0:12} built for x86_64 before"
+			continue
+		fi
+		# (the worktree may still be at another commit if the arm64 build was cached)
+		git -C "$SRC" checkout -q --detach "$c"
 		if x86_build "${OUT%/out}/x86-out" "$SRC" >"$H/$name.x86-build.log" 2>&1; then
 			pass "builds_alone_x86:$name"
+			: >"$HC/$key"
 		else
 			fail "builds_alone_x86:$name" "the x86_64 build of drivers/pci and drivers/iommu/{intel,amd} failed: see ${H#"$TOP"/}/$name.x86-build.log"
 			tail -n 20 "$H/$name.x86-build.log" >&2
@@ -230,11 +281,15 @@ warnings() {	# variant -> normalized warnings of the touched objects
 		mkdir -p "$OUT"
 		[ -f "$OUT/.config" ] || cp "$BUILD/out/.config" "$OUT/.config"
 		kmake olddefconfig >/dev/null 2>&1
+		srcs=()
 		for o in "${built[@]}"; do
 			[ -f "$SRC/${o%.o}.c" ] || continue
 			rm -f "$OUT/$o"	# W=1 warnings come only from a compile
-			kmake C=2 CHECK="sparse -Wno-unknown-attribute" W=1 "$o" 2>&1 || true
+			srcs+=("$o")
 		done
+		# one make for all (-k: every object, whatever one of them does)
+		[ ${#srcs[@]} = 0 ] ||
+			kmake -k C=2 CHECK="sparse -Wno-unknown-attribute" W=1 "${srcs[@]}" 2>&1 || true
 	) >"$H/warnings-$v.log" 2>&1
 	# Compare messages, not places: drop the tree prefix and line numbers,
 	# and count each message once (prepare steps such as the vDSO may run
@@ -244,13 +299,34 @@ warnings() {	# variant -> normalized warnings of the touched objects
 		sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort -u
 }
 [ -e "$BUILD/base/linux/.git" ] || git -C "$MAIN" worktree add -q --detach "$BUILD/base/linux" base
-git -C "$BUILD/base/linux" checkout -q --detach base
-warnings base >"$H/warnings-base.txt"
-warnings main >"$H/warnings-series.txt"
-mv "$H/warnings-main.log" "$H/warnings-series.log"
+[ "$(git -C "$BUILD/base/linux" rev-parse HEAD)" = "$(git -C "$MAIN" rev-parse 'base^{commit}')" ] ||
+	git -C "$BUILD/base/linux" checkout -q --detach base
+# Both sides cached: the base's by what it depends on (the base, the
+# configuration, the objects, the tools), the series' likewise with the tree
+# as it is (HEAD and any change not yet committed), when it passed.
+tools_id=$(cache_key "$gcc_id" "$(sparse --version 2>&1)")
+objs_id=$(cache_key "${built[@]}")
+key=$(cache_key warnings-base "$(git -C "$MAIN" rev-parse 'base^{tree}')" "$config_id" "$objs_id" "$tools_id")
+if [ -f "$HC/warnings-$key" ]; then
+	cp "$HC/warnings-$key" "$H/warnings-base.txt"
+	echo "cached: ${HC#"$TOP"/}/warnings-$key" >"$H/warnings-base.log"
+else
+	warnings base >"$H/warnings-base.txt"
+	cp "$H/warnings-base.txt" "$HC/warnings-$key"
+fi
+series_key=$(cache_key warnings-series "$(git -C "$MAIN" rev-parse 'HEAD^{tree}')" \
+	"$(git -C "$MAIN" diff HEAD | sha256sum)" "$config_id" "$objs_id" "$tools_id")
+if [ -f "$HC/warnings-$series_key" ]; then
+	cp "$HC/warnings-$series_key" "$H/warnings-series.txt"
+	echo "cached: ${HC#"$TOP"/}/warnings-$series_key" >"$H/warnings-series.log"
+else
+	warnings main >"$H/warnings-series.txt"
+	mv "$H/warnings-main.log" "$H/warnings-series.log"
+fi
 new=$(comm -13 "$H/warnings-base.txt" "$H/warnings-series.txt")
 if [ -z "$new" ]; then
 	pass no_new_warnings
+	cp "$H/warnings-series.txt" "$HC/warnings-$series_key"
 else
 	fail no_new_warnings "$(echo "$new" | wc -l) new sparse/W=1 warning(s): see ${H#"$TOP"/}/warnings-series.log"
 	echo "$new" | head -20 >&2
