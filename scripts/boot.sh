@@ -11,13 +11,37 @@
 #   qemu.cmd     the exact command line
 # BOOT_TIMEOUT (seconds, default 600) bounds the run; on timeout the console
 # tail is printed and the exit status is 124.
+#
+# boot.sh disks: only make the two disks (make check, before its lanes boot).
 . "$(dirname "$0")/lib.sh"
+
+mkdir -p "$BUILD/qemu"
+# Two disks of random data, made once; the guest compares its reads (by DMA
+# through the SMMU) with the SHA-256 the host computed. Made under a lock:
+# boots of make check's lanes may start together.
+disk() {
+	local img=$BUILD/qemu/$1.img
+	(
+		flock 9
+		if [ ! -f "$img" ] || [ ! -f "$img.sha256" ]; then
+			head -c $((8 << 20)) /dev/urandom >"$img.tmp"
+			mv "$img.tmp" "$img"
+			sha256sum "$img" | cut -d' ' -f1 >"$img.sha256"
+		fi
+	) 9>"$BUILD/qemu/.disks.lock"
+	cat "$img.sha256"
+}
+if [ "${1:-}" = disks ]; then
+	disk virtio >/dev/null
+	disk nvme >/dev/null
+	exit 0
+fi
 
 MODE=$1 IMAGE=$2 INITRD=${3:-$BUILD/guest/initramfs.cpio}
 QDIR=${QDIR:-$LOGS}
 TIMEOUT=${BOOT_TIMEOUT:-600}
 SMP=${SMP:-2}
-mkdir -p "$QDIR" "$BUILD/qemu"
+mkdir -p "$QDIR"
 
 [ -f "$IMAGE" ] || die "no kernel image at $IMAGE" "build it first (make kernel)"
 [ -f "$INITRD" ] || die "no initramfs at $INITRD" "build it first (make guest)"
@@ -26,17 +50,6 @@ SMMU=${SMMU:-s1}
 m=$(smmu_machine "$SMMU") || exit 1
 read -ra machine <<<"$m"
 
-# Two disks of random data, made once; the guest compares its reads (by DMA
-# through the SMMU) with the SHA-256 the host computed.
-disk() {
-	local img=$BUILD/qemu/$1.img
-	if [ ! -f "$img" ] || [ ! -f "$img.sha256" ]; then
-		head -c $((8 << 20)) /dev/urandom >"$img.tmp"
-		mv "$img.tmp" "$img"
-		sha256sum "$img" | cut -d' ' -f1 >"$img.sha256"
-	fi
-	cat "$img.sha256"
-}
 sha_vda=$(disk virtio)
 sha_nvme=$(disk nvme)
 

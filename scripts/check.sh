@@ -4,7 +4,10 @@
 # KUnit and guest KTAP with kunit.py, check QEMU's SMMUv3 trace, boot an x86_64
 # kernel with ATS live through Intel VT-d, run the short stress, and end with
 # "check: N passed, M failed, K skipped". Exit status 1 on any failure.
+# The x86_ats step and the short stress run as lanes beside the rest (see
+# "lane" below); BUILD_NICE (default 10) is the niceness of every build.
 . "$(dirname "$0")/lib.sh"
+export BUILD_NICE=${BUILD_NICE:-10}
 
 select_variant
 C=$VLOGS/check
@@ -19,44 +22,192 @@ step() {
 	info "[$((SECONDS - t0))s] $*"
 }
 
-# The table make check ends with: each phase's seconds and what ccache saw
-# (compilations that hit / missed; a phase that compiled nothing and missed
-# nothing was served from what earlier runs built). Also in check/phases.tsv.
+# The table make check ends with: each phase's lane, start and seconds, and what
+# ccache saw (compilations that hit / missed, from a ccache stats log per
+# phase, so that phases running side by side count apart; a phase that compiled
+# nothing and missed nothing was served from what earlier runs built). Also in
+# check/phases.tsv.
 PHASES=$C/phases.tsv
-printf 'phase\tseconds\tccache hits\tccache misses\n' >"$PHASES"
-ph_name='' ph_t=0 ph_hit=0 ph_miss=0
-ccache_counts() { # prints "hits misses" of the harness's ccache
-	ccache --print-stats 2>/dev/null | awk -F'\t' '
-		$1 == "direct_cache_hit" || $1 == "preprocessed_cache_hit" { h += $2 }
-		$1 == "cache_miss" { m += $2 } END { print h + 0, m + 0 }'
-}
+printf 'lane\tphase\tstart\tseconds\tccache hits\tccache misses\n' >"$PHASES"
+mkdir -p "$C/ccache"
+LANE=main ph_name='' ph_t=0 ph_n=0
 phase_end() {
-	local h m
+	local h=0 m=0
 	[ -n "$ph_name" ] || return 0
-	read -r h m < <(ccache_counts)
-	printf '%s\t%d\t%d\t%d\n' "$ph_name" $((SECONDS - ph_t)) $((h - ph_hit)) $((m - ph_miss)) >>"$PHASES"
+	if [ -f "$CCACHE_STATSLOG" ]; then
+		h=$(grep -cxE '(direct|preprocessed)_cache_hit' "$CCACHE_STATSLOG" || true)
+		m=$(grep -cx 'cache_miss' "$CCACHE_STATSLOG" || true)
+	fi
+	printf '%s\t%s\t%d\t%d\t%d\t%d\n' "$LANE" "$ph_name" $((ph_t - t0)) $((SECONDS - ph_t)) "$h" "$m" >>"$PHASES"
 	ph_name=''
+	unset CCACHE_STATSLOG
 }
-phase() { # NAME: ends the running phase, starts NAME
+phase() { # NAME: ends this lane's running phase, starts NAME
 	phase_end
-	ph_name=$1 ph_t=$SECONDS
-	read -r ph_hit ph_miss < <(ccache_counts)
+	ph_name=$1 ph_t=$SECONDS ph_n=$((ph_n + 1))
+	export CCACHE_STATSLOG=$C/ccache/$LANE-$ph_n.log
+	rm -f "$CCACHE_STATSLOG"
 }
 phase_table() {
 	phase_end
-	echo "make check phases (seconds; ccache hits/misses of the compilations; ${PHASES#"$TOP"/}):"
-	awk -F'\t' 'NR > 1 {
-		c = $3 + $4 == 0 ? "no compilation" : ($4 == 0 ? "all " $3 " from ccache" : $3 " hit, " $4 " compiled")
-		printf "  %-28s %6d s  %s\n", $1, $2, c; t += $2 }
-		END { printf "  %-28s %6d s\n", "total", t }' "$PHASES"
+	echo "make check phases (lanes run side by side; seconds; ccache hits/misses of the compilations; ${PHASES#"$TOP"/}):"
+	{ head -n 1 "$PHASES"; tail -n +2 "$PHASES" | sort -t$'\t' -k3,3n; } | awk -F'\t' -v wall=$((SECONDS - t0)) 'NR > 1 {
+		c = $5 + $6 == 0 ? "no compilation" : ($6 == 0 ? "all " $5 " from ccache" : $5 " hit, " $6 " compiled")
+		printf "  %-7s %-28s %5d s  at %5d s  %s\n", $1, $2, $4, $3, c; t += $4 }
+		END { printf "  %-36s %5d s  (wall clock %d s)\n", "sum of the phases", t, wall }'
+}
+
+# lane NAME FUNCTION: run FUNCTION in the background beside the main lane,
+# its output in $C/lane-NAME.log, its results in $C/NAME.results (joined to
+# make check's in finish_lanes). Builds run at lower CPU priority than QEMU
+# (BUILD_NICE, lib.sh), so a boot beside a build keeps its speed.
+declare -A lane_pid=()
+lanes=()
+lane() {
+	local name=$1 fn=$2
+	: >"$C/$name.results"
+	(
+		trap - EXIT
+		LANE=$name ph_name='' RESULTS=$C/$name.results
+		"$fn"
+		phase_end
+	) >"$C/lane-$name.log" 2>&1 &
+	lane_pid[$name]=$!
+	lanes+=("$name")
+	info "[$((SECONDS - t0))s] lane $name runs beside the others (log: ${C#"$TOP"/}/lane-$name.log)"
+}
+# finish_lanes: wait for every lane; a lane that stopped without a verdict is a
+# FAIL line with the tail of its log.
+finish_lanes() {
+	local name rc
+	for name in "${lanes[@]}"; do
+		rc=0
+		wait "${lane_pid[$name]}" || rc=$?
+		info "[$((SECONDS - t0))s] lane $name done (exit $rc)"
+		grep -E '^  (operations|injected|checksum|SMMU:)|^stress|^x86-check:|^(WARNING|ERROR):|^  ok config:' \
+			"$C/lane-$name.log" | sed 's/^/  /' || true
+		if ! [ -s "$C/$name.results" ]; then
+			tail -n 20 "$C/lane-$name.log" >&2
+			echo "FAIL $name: the lane stopped (exit $rc) before any result (${C#"$TOP"/}/lane-$name.log)" >>"$C/$name.results"
+		fi
+		cat "$C/$name.results" >>"$RESULTS"
+	done
 }
 # A step that dies (build error, boot failure, timeout) has printed why; say
-# where make check stopped, so the last line is never a bare exit code.
-trap 'rc=$?; [ $rc = 0 ] || { phase_table >&2; echo "check: aborted in step \"$current\" (exit $rc): see the error above; logs in ${C#"$TOP"/}/" >&2; }' EXIT
+# where make check stopped, so the last line is never a bare exit code; the
+# lanes still running are stopped.
+# shellcheck disable=SC2317 # called by the trap
+kill_tree() { # PID: the process and all its descendants
+	local c
+	for c in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$c"; done
+	kill "$1" 2>/dev/null || true
+}
+# shellcheck disable=SC2317
+abort() {
+	local rc=$1 name
+	for name in "${lanes[@]}"; do
+		kill_tree "${lane_pid[$name]}"
+	done
+	phase_table >&2
+	echo "check: aborted in step \"$current\" (exit $rc): see the error above; logs in ${C#"$TOP"/}/" >&2
+}
+trap 'rc=$?; [ $rc = 0 ] || abort $rc' EXIT
+
+# What the lanes share is made before they start: the disks the boots read
+# (scripts/boot.sh), the guest programs and initramfs, and the base worktree
+# that hygiene, config:clang and config:debian compare with.
+"$TOP/scripts/boot.sh" disks
+phase "guest programs"
+step "guest programs and initramfs"
+"$TOP/scripts/guest.sh"
+if [ "$VARIANT" = main ]; then
+	if [ ! -e "$BUILD/base/linux/.git" ]; then
+		git -C "$SRC" worktree prune
+		git -C "$SRC" worktree add -q --detach "$BUILD/base/linux" base
+	fi
+	[ "$(git -C "$BUILD/base/linux" rev-parse HEAD)" = "$(git -C "$SRC" rev-parse 'base^{commit}')" ] ||
+		git -C "$BUILD/base/linux" checkout -q --detach base
+fi
+
+# Three lanes run beside the main one from the start: the configurations, the
+# x86_ats step (its own x86_64 kernel) and the short stress (its own debug
+# kernel). Their kernels build while the main lane builds and checks; QEMU
+# boots run beside builds, which yield the CPU to them (BUILD_NICE).
+
+# The PCI ATS core live on x86_64 (scripts/x86-check.sh): an x86_64 kernel of
+# the same tree booted on q35 with QEMU's Intel VT-d and an ATS-capable disk;
+# its checks join this run's results as "x86_ats:" lines. CHECK_X86=0 skips it.
+x86_lane() {
+	phase "x86_ats"
+	step "x86_64 kernel: PCI ATS live through Intel VT-d (make x86-check alone)"
+	if X86_DIR=$C/x86 "$TOP/scripts/x86-check.sh"; then
+		ok "x86_ats passed"
+	else
+		warn "x86_ats failed (logs in ${C#"$TOP"/}/x86/)"
+	fi
+}
+
+# The short stress (scripts/stress.sh, make stress's test bounded for CI): the
+# same debug kernel as make stress (KASAN costs 7% of its cold build, so no
+# lighter one: README, make stress), CHECK_STRESS_SECS of attach/DMA/rebind
+# stress under fault injection. Its checks join this run's results as
+# "stress:" lines. CHECK_STRESS=0 skips it.
+stress_lane() {
+	local smmu srun pfx
+	phase "short stress"
+	step "short stress on the debug kernel, SMMU s1 ${CHECK_STRESS_SECS:-45} s and s2 ${CHECK_STRESS_S2_SECS:-30} s side by side (make stress for the long one)"
+	if STRESS_KASAN=${CHECK_STRESS_KASAN:-1} STRESS_SECS=${CHECK_STRESS_SECS:-45} \
+		STRESS_S2_SECS=${CHECK_STRESS_S2_SECS:-30} STRESS_SMMU="s1 s2" STRESS_S2_KMEMLEAK=0 \
+		STRESS_PARALLEL=${CHECK_STRESS_PARALLEL:-1} \
+		STRESS_DIR=$C/stress "$TOP/scripts/stress.sh" >"$C/stress.log" 2>&1; then
+		ok "short stress passed"
+	else
+		warn "short stress failed:"
+	fi
+	grep -E '^  (operations|injected|checksum|SMMU:)|^stress' "$C/stress.log" || true
+	# s1's lines are "stress:<name>", s2's "stress_s2:<name>"
+	for smmu in s1 s2; do
+		srun=$C/stress/run pfx=stress:
+		[ $smmu = s1 ] || srun=$C/stress/run-$smmu pfx=stress_$smmu:
+		if [ -s "$srun/host.results" ]; then
+			sed -E "s/^(PASS|FAIL|SKIP) /\\1 $pfx/" "$srun/host.results" >>"$RESULTS"
+		else
+			tail -n 20 "$C/stress.log" >&2
+			echo "FAIL ${pfx%:}: aborted before the boot (SMMU $smmu) was judged ($(grep -m1 '^stress: aborted' "$C/stress.log" || echo "see ${C#"$TOP"/}/stress.log"))" >>"$RESULTS"
+		fi
+	done
+}
+
+# Every configuration users build (scripts/configs.sh, make configs alone):
+# minimal Kconfig sets, PCI_IOV or SVA off, IOMMUFD on, the driver and its
+# suites as modules loaded in the guest, clang, Debian's arm64 configuration;
+# one "config:<name>" line each. CHECK_CONFIGS=0 skips them.
+configs_lane() {
+	phase "configurations"
+	step "configurations (make configs alone)"
+	"$TOP/scripts/configs.sh" || warn "scripts/configs.sh stopped (exit $?): see above"
+}
+
+if [ "${CHECK_CONFIGS:-1}" = 1 ]; then
+	lane configs configs_lane
+else
+	echo "SKIP configs: CHECK_CONFIGS=0" >>"$RESULTS"
+fi
+if [ "${CHECK_X86:-1}" = 1 ]; then
+	lane x86 x86_lane
+else
+	echo "SKIP x86_ats: CHECK_X86=0" >>"$RESULTS"
+fi
+if [ "${CHECK_STRESS:-1}" = 1 ]; then
+	lane stress stress_lane
+else
+	echo "SKIP stress: CHECK_STRESS=0" >>"$RESULTS"
+fi
 
 phase "kernel"
 step "kernel"
-image=$("$TOP/scripts/kernel.sh" | tee /dev/stderr | tail -n 1)
+# (tee -a: a log file that stderr goes to is appended to, not truncated)
+image=$("$TOP/scripts/kernel.sh" | tee -a /dev/stderr | tail -n 1)
 
 
 if [ "$VARIANT" = main ]; then
@@ -68,10 +219,6 @@ if [ "$VARIANT" = main ]; then
 else
 	info "series hygiene applies to the series only (variant $VARIANT): not run"
 fi
-
-phase "guest programs"
-step "guest programs and initramfs"
-"$TOP/scripts/guest.sh"
 
 # boot_once DIR SMMU: boot on QEMU's SMMU configuration SMMU (lib.sh), parse
 # the KTAP, check the trace; results in DIR. KUnit runs in the s1 boot only
@@ -165,64 +312,9 @@ boot_smmu s2 "$C/s2"
 phase "boot nested"
 boot_smmu nested "$C/nested"
 
-# The PCI ATS core live on x86_64 (scripts/x86-check.sh): an x86_64 kernel of
-# the same tree booted on q35 with QEMU's Intel VT-d and an ATS-capable disk;
-# its checks join this run's results as "x86_ats:" lines. CHECK_X86=0 skips it.
-if [ "${CHECK_X86:-1}" = 1 ]; then
-	phase "x86_ats"
-	step "x86_64 kernel: PCI ATS live through Intel VT-d (make x86-check alone)"
-	if X86_DIR=$C/x86 "$TOP/scripts/x86-check.sh"; then
-		ok "x86_ats passed"
-	else
-		warn "x86_ats failed (logs in ${C#"$TOP"/}/x86/)"
-	fi
-else
-	echo "SKIP x86_ats: CHECK_X86=0" >>"$RESULTS"
-fi
-
-# Every configuration users build (scripts/configs.sh, make configs alone):
-# minimal Kconfig sets, PCI_IOV or SVA off, IOMMUFD on, the driver and its
-# suites as modules loaded in the guest, clang, Debian's arm64 configuration;
-# one "config:<name>" line each. CHECK_CONFIGS=0 skips them.
-if [ "${CHECK_CONFIGS:-1}" = 1 ]; then
-	phase "configurations"
-	step "configurations (make configs alone)"
-	"$TOP/scripts/configs.sh" || warn "scripts/configs.sh stopped (exit $?): see above"
-else
-	echo "SKIP configs: CHECK_CONFIGS=0" >>"$RESULTS"
-fi
-
-# The short stress (scripts/stress.sh, make stress's test bounded for CI): the
-# same debug kernel as make stress (KASAN costs 7% of its cold build, so no
-# lighter one: README, make stress), CHECK_STRESS_SECS of attach/DMA/rebind
-# stress under fault injection. Its checks join this run's results as
-# "stress:" lines. CHECK_STRESS=0 skips it.
-if [ "${CHECK_STRESS:-1}" = 1 ]; then
-	phase "short stress"
-	step "short stress on the debug kernel, SMMU s1 ${CHECK_STRESS_SECS:-45} s and s2 ${CHECK_STRESS_S2_SECS:-30} s (make stress for the long one)"
-	if STRESS_KASAN=${CHECK_STRESS_KASAN:-1} STRESS_SECS=${CHECK_STRESS_SECS:-45} \
-		STRESS_S2_SECS=${CHECK_STRESS_S2_SECS:-30} STRESS_SMMU="s1 s2" STRESS_S2_KMEMLEAK=0 \
-		STRESS_DIR=$C/stress "$TOP/scripts/stress.sh" >"$C/stress.log" 2>&1; then
-		ok "short stress passed"
-	else
-		warn "short stress failed:"
-	fi
-	grep -E '^  (operations|injected|checksum|SMMU:)|^stress' "$C/stress.log" | sed 's/^/  /' || true
-	# s1's lines are "stress:<name>", s2's "stress_s2:<name>"
-	for smmu in s1 s2; do
-		srun=$C/stress/run pfx=stress:
-		[ $smmu = s1 ] || srun=$C/stress/run-$smmu pfx=stress_$smmu:
-		if [ -s "$srun/host.results" ]; then
-			sed -E "s/^(PASS|FAIL|SKIP) /\\1 $pfx/" "$srun/host.results" >>"$RESULTS"
-		else
-			tail -n 20 "$C/stress.log" >&2
-			echo "FAIL ${pfx%:}: aborted before the boot (SMMU $smmu) was judged ($(grep -m1 '^stress: aborted' "$C/stress.log" || echo "see ${C#"$TOP"/}/stress.log"))" >>"$RESULTS"
-		fi
-	done
-else
-	echo "SKIP stress: CHECK_STRESS=0" >>"$RESULTS"
-fi
-
+phase "waiting for the other lanes"
+step "waiting for the other lanes"
+finish_lanes
 step "done"
 phase_table
 # The suites of every boot must be there: configs/expected-suites (the s1

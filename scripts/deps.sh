@@ -10,6 +10,7 @@ PKGS=(
 	qemu-system-x86			# qemu-system-x86_64 (make check's x86_ats step)
 	libc6-dev			# static x86_64 /init of that step (gcc -static)
 	gcc make bc flex bison libssl-dev libelf-dev cpio kmod rsync xz-utils
+	procps util-linux		# pgrep (make check stops its lanes), flock, setsid
 	python3 git ccache sparse perl	# kunit.py, checkpatch.pl, C=2
 	python3-ply python3-git		# checkpatch's SPDX check (scripts/spdxcheck.py)
 	python3-docutils		# scripts/docs-check.sh (rst of the documentation draft)

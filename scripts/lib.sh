@@ -41,6 +41,33 @@ if [ ! -e "$CCBIN/${CROSS}gcc" ] && command -v ccache >/dev/null; then
 	ln -sf "$(command -v ccache)" "$CCBIN/gcc"
 fi
 export PATH=$CCBIN:$PATH
+# BUILD_NICE=N (make check sets 10): every make of the harness runs at
+# niceness N, through a "make" first in PATH, so that the QEMU boots that make
+# check's lanes run beside builds keep their speed (the builds take what the
+# boots leave). Nested makes find the niceness already set.
+if [ -n "${BUILD_NICE:-}" ] && [ "$BUILD_NICE" != 0 ]; then
+	case $BUILD_NICE in
+	*[!0-9]* | ???*) die "BUILD_NICE=$BUILD_NICE is not a niceness from 1 to 19" "or 0 for none" ;;
+	esac
+	_nicebin=$BUILD/nice-bin
+	mkdir -p "$_nicebin"
+	_make=$(PATH=${PATH//"$_nicebin:"/} command -v make) || die "make not found" "run make deps"
+	# (scripts of make check's lanes source this at the same time: a file each)
+	cat >"$_nicebin/make.$$" <<EOF
+#!/bin/sh
+# Written by scripts/lib.sh: $_make at niceness \$BUILD_NICE (make check's lanes).
+n=\$(nice)
+[ "\$n" -ge "\${BUILD_NICE:-0}" ] || exec nice -n \$((\${BUILD_NICE:-0} - n)) $_make "\$@"
+exec $_make "\$@"
+EOF
+	chmod +x "$_nicebin/make.$$"
+	if cmp -s "$_nicebin/make.$$" "$_nicebin/make"; then
+		rm -f "$_nicebin/make.$$"
+	else
+		mv -f "$_nicebin/make.$$" "$_nicebin/make"
+	fi
+	case :$PATH: in *":$_nicebin:"*) ;; *) export PATH=$_nicebin:$PATH ;; esac
+fi
 
 if [ -t 1 ] && [ -z "${CI:-}" ]; then
 	_red=$'\e[31m' _grn=$'\e[32m' _bld=$'\e[1m' _off=$'\e[0m'
@@ -151,9 +178,42 @@ smmu_features() {
 	esac
 }
 
-# kmake ARGS...: make in the kernel tree $SRC with output in $OUT.
+# diag_wrapper CC: write $BUILD/configs/bin/<CC>-diag, which runs CC (ccache
+# first in PATH) and keeps the diagnostics of each object in <object>.diag, so
+# that a build that recompiles nothing still knows every object's warnings.
+# Sets WRAP to its path.
+diag_wrapper() {
+	local cc=$1 bin=$BUILD/configs/bin
+	WRAP=$bin/$(basename "$cc")-diag
+	mkdir -p "$bin"
+	cat >"$WRAP.$$" <<EOF
+#!/bin/sh
+# Written by scripts/lib.sh: $cc (ccache first in PATH); the
+# diagnostics of each object compiled are kept in <object>.diag.
+out= prev=
+for a in "\$@"; do
+	[ "\$prev" = -o ] && out=\$a
+	prev=\$a
+done
+case \$out in
+*.o) ;;
+*) exec $cc "\$@" ;;
+esac
+$cc "\$@" 2>"\$out.diag.tmp"
+rc=\$?
+cat "\$out.diag.tmp" >&2
+mv -f "\$out.diag.tmp" "\$out.diag"
+exit \$rc
+EOF
+	chmod +x "$WRAP.$$"
+	if cmp -s "$WRAP.$$" "$WRAP"; then rm -f "$WRAP.$$"; else mv -f "$WRAP.$$" "$WRAP"; fi
+}
+
+# kmake ARGS...: make in the kernel tree $SRC with output in $OUT; KMAKE_ARGS
+# (words) go before ARGS (scripts/configs.sh: W=1 and the diagnostics wrapper).
 kmake() {
-	make -C "$SRC" O="$OUT" ARCH=arm64 CROSS_COMPILE="$CROSS" -j"$JOBS" "$@"
+	# shellcheck disable=SC2086 # a list of make arguments
+	make -C "$SRC" O="$OUT" ARCH=arm64 CROSS_COMPILE="$CROSS" -j"$JOBS" ${KMAKE_ARGS:-} "$@"
 }
 
 # series_list: the patch files of patches/series, in order, one a line.

@@ -13,6 +13,7 @@
 #   STRESS_PHASE_SECS=10  length of each fault injection phase
 #   STRESS_FAILSLAB_PCT=1 failslab probability in the random phases
 #   STRESS_SMMU="s1 s2"   QEMU's SMMU configurations, one boot each (lib.sh)
+#   STRESS_PARALLEL=1     boot them side by side (make check) rather than in turn
 #   STRESS_S2_SECS=       how long the boots after the first (s2 by default) run (default STRESS_SECS)
 #   STRESS_S2_KMEMLEAK=1  0: no kmemleak scans in the boots after the first (about
 #                         50 s less each under TCG; the first boot scans)
@@ -71,10 +72,10 @@ cp "$BUILD/stress/guest/initramfs.cpio" "$R/initramfs.cpio"
 # arrays while the hammers invalidate by VMID. A boot takes the time the
 # threads run plus the KUnit suites and kmemleak scans under a debug kernel on
 # TCG (measured: well under 10 minutes).
-rc=0
-first=1
-for smmu in $SMMUS; do
-	secs=$SECS Rs=$R args=
+# boot_and_judge SMMU FIRST: one boot and its verdict (in $R, or $R-<SMMU>
+# after the first); 1 if it failed.
+boot_and_judge() {
+	local smmu=$1 first=$2 secs=$SECS Rs=$R args='' timeout bt booted=1 rc=0 check
 	if [ "$first" = 0 ]; then
 		secs=${STRESS_S2_SECS:-$SECS} Rs=$R-$smmu args="kunit.enable=0"
 		[ "${STRESS_S2_KMEMLEAK:-1}" = 1 ] || args+=" guest.stress_kmemleak=0"
@@ -84,7 +85,6 @@ for smmu in $SMMUS; do
 	timeout=${STRESS_BOOT_TIMEOUT:-$((secs + 900))}
 	step "boot under QEMU, SMMU $smmu ($(smmu_machine "$smmu")): stress for ${secs} s (timeout $timeout s)"
 	bt=$SECONDS
-	booted=1
 	SMMU=$smmu QDIR=$Rs BOOT_TIMEOUT=$timeout \
 		QEMU_EXTRA="-device edu -device edu -device edu ${QEMU_EXTRA:-}" \
 		GUEST_ARGS="guest.mode=stress guest.stress_secs=$secs guest.stress_ops=$OPS guest.stress_phase_secs=$PHASE guest.stress_failslab_pct=$PCT $args ${GUEST_ARGS:-}" \
@@ -103,8 +103,35 @@ for smmu in $SMMUS; do
 		tee "$Rs/summary.txt" || rc=1
 	[ "${STRESS_KEEP_TRACE:-}" = 1 ] || rm -f "$Rs/trace.log"
 	echo "stress (SMMU $smmu): boot $(cat "$Rs/boot.seconds") s; logs in ${Rs#"$TOP"/}/"
+	return $rc
+}
+
+# One boot after the other, or (STRESS_PARALLEL=1, make check) all at once,
+# each boot's output then shown in turn.
+rc=0
+first=1
+pids=()
+for smmu in $SMMUS; do
+	if [ "${STRESS_PARALLEL:-0}" = 1 ]; then
+		(
+			trap - EXIT
+			boot_and_judge "$smmu" "$first"
+		) >"$D/boot-$smmu.log" 2>&1 &
+		pids+=($!)
+	else
+		boot_and_judge "$smmu" "$first" || rc=1
+	fi
 	first=0
 done
+if [ ${#pids[@]} != 0 ]; then
+	info "the boots ($SMMUS) run side by side; their output follows"
+	i=0
+	for smmu in $SMMUS; do
+		wait "${pids[$i]}" || rc=1
+		cat "$D/boot-$smmu.log"
+		i=$((i + 1))
+	done
+fi
 trap - EXIT
 echo "stress: kernel build $(cat "$D/kernel.seconds") s, total $((SECONDS - t0)) s"
 exit $rc
