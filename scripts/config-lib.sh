@@ -1,8 +1,7 @@
 # shellcheck shell=bash
 # What scripts/config-clang.sh and scripts/config-debian.sh share: one verdict
-# line whatever happens, the compiler wrapper that keeps each object's
-# diagnostics, make under an optional build lock, and waiting for a tree that
-# someone is rebasing. Source it after lib.sh, with NAME, L, RESULTS,
+# line whatever happens, make under an optional build lock, and waiting for a
+# tree that someone is rebasing. Source it after lib.sh, with NAME, L, RESULTS,
 # BUILD_LOCK and TREE_WAIT set.
 
 # --- one verdict line, whatever happens ------------------------------------------
@@ -21,36 +20,7 @@ result() {	# PASS | FAIL reason
 fail_exit() { result FAIL "$1"; exit 1; }
 trap 'rc=$?; [ -n "$verdict" ] || result FAIL "stopped unexpectedly (exit $rc) while $step: see the error above and ${L#"$TOP"/}/"' EXIT
 
-# diag_wrapper CC: write $BUILD/configs/bin/<CC>-diag, which runs CC (ccache
-# first in PATH) and keeps the diagnostics of each object in <object>.diag, so
-# that a build that recompiles nothing still knows every object's warnings.
-# Sets WRAP to its path.
-diag_wrapper() {
-	local cc=$1 bin=$BUILD/configs/bin
-	WRAP=$bin/$(basename "$cc")-diag
-	mkdir -p "$bin"
-	cat >"$WRAP.new" <<EOF
-#!/bin/sh
-# Written by scripts/config-lib.sh: $cc (ccache first in PATH); the
-# diagnostics of each object compiled are kept in <object>.diag.
-out= prev=
-for a in "\$@"; do
-	[ "\$prev" = -o ] && out=\$a
-	prev=\$a
-done
-case \$out in
-*.o) ;;
-*) exec $cc "\$@" ;;
-esac
-$cc "\$@" 2>"\$out.diag.tmp"
-rc=\$?
-cat "\$out.diag.tmp" >&2
-mv -f "\$out.diag.tmp" "\$out.diag"
-exit \$rc
-EOF
-	chmod +x "$WRAP.new"
-	if cmp -s "$WRAP.new" "$WRAP"; then rm -f "$WRAP.new"; else mv -f "$WRAP.new" "$WRAP"; fi
-}
+# (diag_wrapper, the compiler wrapper that keeps diagnostics: lib.sh)
 
 # lmake TREE OUT ARGS...: make for arm64 with the toolchain arguments of
 # TOOLCHAIN (an array) and CC=$WRAP, under the build lock.

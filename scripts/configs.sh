@@ -8,8 +8,8 @@
 #                                  that must run (and pass) in it
 #
 # For each: configure (every symbol of the fragment checked after Kconfig),
-# build the Image, rebuild the objects of the files the series touches with
-# W=1 (any warning in such a file fails: the base has none there), boot it on
+# build the Image with W=1 (any warning in a file the series touches fails:
+# the base has none there; every object's diagnostics are kept), boot it on
 # QEMU's virt machine with kunit_shutdown=poweroff and parse the KTAP. Build
 # directories are build/configs/<name>, kept between runs: a warm run only
 # relinks what changed, and ccache shares the objects the configurations
@@ -29,7 +29,7 @@ pass() { echo "PASS config:$1${2:+: $2}" >>"$RESULTS"; ok "config:$1${2:+: $2}";
 fail() { echo "FAIL config:$1: $2" >>"$RESULTS"; warn "config:$1: $2"; }
 
 # The objects of the C files the series touches (a header: the C files of its
-# directory), as hygiene.sh picks them.
+# directory), as hygiene.sh picks them: the "touched objects" each line counts.
 touched_objs() {
 	local f c
 	git -C "$SRC" diff --name-only base HEAD -- '*.c' '*.h' | while read -r f; do
@@ -50,26 +50,38 @@ first_error() {
 		sed "s|$BUILD/||g" | cut -c1-240
 }
 
-# w1_check NAME OUT LOGDIR: the touched objects this configuration builds,
-# recompiled with W=1 (W=1 warnings come only from a compile), then the
-# targets relinked normally. Any warning in a file the series touches fails
-# (the base has none there). Sets W1_BUILT to the number of objects.
+# The configurations build with W=1 throughout, their compiler wrapped so that
+# each object keeps its diagnostics beside it (<object>.diag, diag_wrapper in
+# lib.sh): a build that recompiles nothing still knows every object's warnings,
+# and no object is compiled twice to see them.
+diag_wrapper "${CROSS}gcc"
+export KMAKE_ARGS="W=1 CC=$WRAP"
+
+# members OUT: the objects this configuration builds (vmlinux.a's members, and
+# the parts of any module), one a line, relative to OUT.
+members() {
+	local out=$1 m
+	# (ar lists a thin archive's members relative to the current directory)
+	[ -f "$out/vmlinux.a" ] && (cd "$out" && "${CROSS}ar" t vmlinux.a)
+	[ -f "$out/modules.order" ] || return 0
+	while read -r m; do
+		if [ -f "$out/${m%.o}.mod" ]; then tr ' ' '\n' <"$out/${m%.o}.mod"; else echo "$m"; fi
+	done <"$out/modules.order"
+}
+
+# w1_check NAME OUT LOGDIR: any W=1 warning or error in a file the series
+# touches, from the diagnostics of every object this configuration builds
+# (the base has none there), fails. Sets W1_BUILT to the number of touched
+# objects it builds.
 w1_check() {
 	local name=$1 out=$2 l=$3 o w
-	W1_BUILT=0
-	: >"$l/w1.log"
-	for o in "${objs[@]}"; do
-		[ -f "$out/$o" ] || continue
-		W1_BUILT=$((W1_BUILT + 1))
-		rm -f "$out/$o"
-		make -C "$SRC" O="$out" ARCH=arm64 CROSS_COMPILE="$CROSS" -j"$JOBS" W=1 "$o" \
-			>>"$l/w1.log" 2>&1 || echo "error: W=1 build of $o failed" >>"$l/w1.log"
-	done
-	# shellcheck disable=SC2086 # a list of targets
-	make -C "$SRC" O="$out" ARCH=arm64 CROSS_COMPILE="$CROSS" -j"$JOBS" ${KTARGETS:-Image} \
-		>>"$l/w1.log" 2>&1 || echo "error: relinking ${KTARGETS:-Image} failed" >>"$l/w1.log"
+	members "$out" | sort -u >"$l/members.txt"
+	printf '%s\n' "${objs[@]}" | sort -u | comm -12 - "$l/members.txt" >"$l/touched-objects.txt"
+	W1_BUILT=$(wc -l <"$l/touched-objects.txt")
+	while read -r o; do
+		[ -f "$out/$o.diag" ] && cat "$out/$o.diag"
+	done <"$l/members.txt" >"$l/w1.log"
 	w=$(grep -E '(warning|error):' "$l/w1.log" | grep -F -f "$D/touched.txt" || true)
-	w+=$(grep -E '^error: (W=1|relinking)' "$l/w1.log" || true)
 	if [ -n "$w" ]; then
 		fail "$name" "W=1: $(echo "$w" | head -1 | sed "s|$BUILD/||g" | cut -c1-200) ($(echo "$w" | wc -l) in all, ${l#"$TOP"/}/w1.log)"
 		return 1
@@ -139,7 +151,7 @@ run_modules() {
 		fail modules "modpost: $(grep -m1 'WARNING: modpost' "$l/build.log" | cut -c1-200) (${l#"$TOP"/}/build.log)"
 		return 0
 	fi
-	KTARGETS="Image modules" w1_check modules "$out" "$l" || return 0
+	w1_check modules "$out" "$l" || return 0
 	if ! WITH_MODULES=$out "$TOP/scripts/guest.sh" >"$l/guest.log" 2>&1; then
 		fail modules "initramfs: $(grep -m1 -A1 ERROR "$l/guest.log" | tr '\n' ' ')"
 		return 0
