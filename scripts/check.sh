@@ -214,8 +214,6 @@ if [ "$VARIANT" = main ]; then
 	phase "series hygiene"
 	step "series hygiene"
 	"$TOP/scripts/hygiene.sh"
-	# hygiene may rebuild touched objects with W=1: relink the tested Image
-	"$TOP/scripts/kernel.sh" >/dev/null
 else
 	info "series hygiene applies to the series only (variant $VARIANT): not run"
 fi

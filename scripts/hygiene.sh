@@ -9,7 +9,7 @@
 #   builds_alone:<patch>  every patch builds on its own (incremental, ccache)
 #   builds_alone_x86:<patch>  and, if it touches the PCI core or the Intel or
 #                         AMD IOMMU drivers, their x86_64 objects too
-#   no_new_warnings       sparse (C=2) and W=1 on the touched files: nothing new
+#   no_new_warnings       sparse and W=1 on the touched files: nothing new
 #                         compared with the base
 #   series_*, cover_letter_shortlog, cover_letter_diffstat, series_check_selftest
 #                         the exported files' metadata (scripts/series-check.sh)
@@ -274,6 +274,14 @@ if [ ${#built[@]} = 0 ]; then
 	skip no_new_warnings "the series touches no C file of this configuration"
 	exit 0
 fi
+# normalize: compare messages, not places: drop the tree prefix and line
+# numbers, and count each message once (prepare steps such as the vDSO may run
+# and warn a different number of times in the two trees).
+normalize() {
+	grep -E '(warning|error):' |
+		sed -E "s|^$BUILD/([a-z]+/)?linux/||; s|^(\.\./)+linux/||" |
+		sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort -u
+}
 warnings() {	# variant -> normalized warnings of the touched objects
 	local v=$1
 	(
@@ -291,12 +299,61 @@ warnings() {	# variant -> normalized warnings of the touched objects
 		[ ${#srcs[@]} = 0 ] ||
 			kmake -k C=2 CHECK="sparse -Wno-unknown-attribute" W=1 "${srcs[@]}" 2>&1 || true
 	) >"$H/warnings-$v.log" 2>&1
-	# Compare messages, not places: drop the tree prefix and line numbers,
-	# and count each message once (prepare steps such as the vDSO may run
-	# and warn a different number of times in the two trees).
-	grep -E '(warning|error):' "$H/warnings-$v.log" |
-		sed -E "s|^$BUILD/([a-z]+/)?linux/||; s|^(\.\./)+linux/||" |
-		sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort -u
+	normalize <"$H/warnings-$v.log"
+}
+# series_warnings: the same for the series tree as it is, in an out directory
+# of its own (build/warn-out: the tree at ../linux, as from build/out), so
+# that build/out, the tested kernel, is left alone and make recompiles only
+# what changed there. Always W=1, sparse on each object compiled (C=1), the
+# compiler and sparse wrapped so that each object keeps its diagnostics
+# beside it (<object>.diag, <object>.sparse): the warnings of every touched
+# object are read from those files, whether it was compiled now or before.
+series_warnings() {
+	local wout=$BUILD/warn-out wbin=$BUILD/configs/bin o srcs=()
+	(
+		SRC=$MAIN OUT=$wout
+		mkdir -p "$OUT" "$wbin"
+		diag_wrapper "${CROSS}gcc"
+		cat >"$wbin/sparse-keep.$$" <<-EOF
+		#!/bin/sh
+		# Written by scripts/hygiene.sh: sparse, whose diagnostics of each
+		# source (the last argument) are kept in <object>.sparse.
+		for a in "\$@"; do src=\$a; done
+		obj=\${src#"$MAIN"/}
+		case \$obj in /* | ../*) obj=\${obj#*/linux/} ;; esac
+		obj=\${obj%.c}.o
+		mkdir -p "\$(dirname "\$obj")"
+		sparse -Wno-unknown-attribute "\$@" 2>"\$obj.sparse.tmp"
+		rc=\$?
+		cat "\$obj.sparse.tmp" >&2
+		mv -f "\$obj.sparse.tmp" "\$obj.sparse"
+		exit \$rc
+		EOF
+		chmod +x "$wbin/sparse-keep.$$"
+		mv -f "$wbin/sparse-keep.$$" "$wbin/sparse-keep"
+		export KMAKE_ARGS="W=1 CC=$WRAP"
+		if ! cmp -s "$BUILD/out/.config" "$OUT/.config.harness"; then
+			cp "$BUILD/out/.config" "$OUT/.config"
+			kmake olddefconfig >/dev/null 2>&1
+			cp "$BUILD/out/.config" "$OUT/.config.harness"
+		fi
+		# Other tools: everything again.
+		[ "$(cat "$OUT/.harness-tools" 2>/dev/null)" = "$tools_id" ] ||
+			for o in "${built[@]}"; do rm -f "$OUT/$o"; done
+		echo "$tools_id" >"$OUT/.harness-tools"
+		for o in "${built[@]}"; do
+			[ -f "$SRC/${o%.o}.c" ] || continue
+			# (an object without both files is compiled again)
+			[ -f "$OUT/$o.diag" ] && [ -f "$OUT/$o.sparse" ] || rm -f "$OUT/$o"
+			srcs+=("$o")
+		done
+		[ ${#srcs[@]} = 0 ] || {
+			kmake -k C=1 CHECK="$wbin/sparse-keep" "${srcs[@]}" 2>&1 || true
+			echo "--- the diagnostics of each touched object (.diag, .sparse):"
+			for o in "${srcs[@]}"; do cat "$OUT/$o.diag" "$OUT/$o.sparse" 2>/dev/null || true; done
+		}
+	) >"$H/warnings-series.log" 2>&1
+	normalize <"$H/warnings-series.log"
 }
 [ -e "$BUILD/base/linux/.git" ] || git -C "$MAIN" worktree add -q --detach "$BUILD/base/linux" base
 [ "$(git -C "$BUILD/base/linux" rev-parse HEAD)" = "$(git -C "$MAIN" rev-parse 'base^{commit}')" ] ||
@@ -320,8 +377,7 @@ if [ -f "$HC/warnings-$series_key" ]; then
 	cp "$HC/warnings-$series_key" "$H/warnings-series.txt"
 	echo "cached: ${HC#"$TOP"/}/warnings-$series_key" >"$H/warnings-series.log"
 else
-	warnings main >"$H/warnings-series.txt"
-	mv "$H/warnings-main.log" "$H/warnings-series.log"
+	series_warnings >"$H/warnings-series.txt"
 fi
 new=$(comm -13 "$H/warnings-base.txt" "$H/warnings-series.txt")
 if [ -z "$new" ]; then
