@@ -8,6 +8,10 @@
 # of the series build that the base build does not have fails; messages are
 # compared as hygiene.sh compares them (tree prefix and line numbers dropped,
 # each message once).
+# The series is built first and the base only as far as the comparison needs
+# (base_compare in config-lib.sh: not at all when the series has no warning,
+# only the objects that warn when no link does, the whole base otherwise);
+# the verdict is the one a whole base build gives.
 #
 # The whole vmlinux is built, not only the objects the series touches: which
 # of them this configuration builds is only known from a build (the members of
@@ -42,6 +46,7 @@ SERIES_TREE=${SERIES_TREE:-$BUILD/linux}
 BUILD_LOCK=${BUILD_LOCK:-}
 TREE_WAIT=${TREE_WAIT:-3600}
 LLVM_V=-16
+BASE_DESC="with clang-16 either"
 rm -f "$L"/clang-*
 
 # shellcheck source=config-lib.sh
@@ -139,18 +144,18 @@ members() {
 	done <"$out/modules.order"
 }
 
-# diags V TREE OUT: the warnings and errors of every object of the build and
-# of its last link, as "message-without-place<TAB>file:line: message", tree
+# diags V TREE OUT [LIST]: the warnings and errors of every object of the
+# build and of its last link (or of the objects listed in the file LIST), as "message-without-place<TAB>file:line: message", tree
 # prefix dropped (from build/clang-out and build/base/clang-out alike the tree is
 # ../linux), to $L/clang-V.diag.
 diags() {
-	local v=$1 tree=$2 out=$3 rel o
+	local v=$1 tree=$2 out=$3 list=${4:-} rel o
 	rel=${tree#"$BUILD"/}
 	{
-		members "$out" | sort -u | while read -r o; do
+		if [ -n "$list" ]; then cat "$list"; else members "$out" | sort -u; fi | while read -r o; do
 			[ -f "$out/$o.diag" ] && cat "$out/$o.diag"
 		done
-		[ -f "$out/.harness-link.diag" ] && cat "$out/.harness-link.diag"
+		[ -n "$list" ] || [ ! -f "$out/.harness-link.diag" ] || cat "$out/.harness-link.diag"
 	} | sed -E 's/\x1b\[[0-9;]*[mK]//g' | grep -iE '(warning|error):' |
 		sed -E -e "s#^$tree/##" -e "s#^$BUILD/##" -e 's#^(\.\./)+##' -e "s#^$rel/##" \
 			-e 's#^([a-z0-9_-]+/)?linux/##' |
@@ -158,17 +163,19 @@ diags() {
 			>"$L/clang-$v.diag" || true
 }
 
-# build V TREE OUT: configure and build vmlinux, W=1; 1 if the build failed.
+# build V TREE OUT [OBJECT...]: configure and build vmlinux (or only these
+# objects), W=1; 1 if the build failed.
 build() {
 	local v=$1 tree=$2 out=$3 start=$SECONDS rc=0
 	local log=$L/clang-$v-build.log
+	shift 3
 	configure "$v" "$tree" "$out"
-	info "building ${tree#"$TOP"/} -> ${out#"$TOP"/} (clang-16, W=1; log: ${log#"$TOP"/})"
+	info "building ${*:-vmlinux} of ${tree#"$TOP"/} -> ${out#"$TOP"/} (clang-16, W=1; log: ${log#"$TOP"/})"
 	lock_note
-	lmake "$tree" "$out" W=1 vmlinux >"$log" 2>&1 || rc=1
+	lmake "$tree" "$out" W=1 "${@:-vmlinux}" >"$log" 2>&1 || rc=1
 	# The link's own warnings (ld.lld, modpost, kallsyms: what follows "LD
 	# vmlinux.o", every object is compiled by then) from the last run that linked.
-	if [ $rc = 0 ] && grep -qE '^  LD +vmlinux$' "$log"; then
+	if [ $rc = 0 ] && [ $# = 0 ] && grep -qE '^  LD +vmlinux$' "$log"; then
 		sed -n '/^  LD  *vmlinux\.o$/,$p' "$log" | grep -iE '(warning|error):' \
 			>"$out/.harness-link.diag" || true
 	fi
@@ -184,16 +191,10 @@ first_error() {
 		sed -E -e "s#^($BUILD/|(\.\./)+)##" -e 's#^([a-z0-9_-]+/)?linux/##' | cut -c1-240
 }
 
-step="building the base tree"
-# Same relative layout as build/out and build/base/out (the tree at ../linux),
-# so that ccache serves the series build from the base build's objects.
+# The series first. Its warnings are compared with the base's; the base is
+# built only as far as that needs (base_compare in config-lib.sh): not at all
+# when the series has none, only the objects that warn when no link warns.
 base_out=$BUILD/base/clang-out
-if ! build base "$BASE_TREE" "$base_out"; then
-	tail_log "$L/clang-base-build.log" 30
-	fail_exit "the base tree does not build with clang-16 (not the series' doing; a toolchain problem?): $(first_error "$L/clang-base-build.log"); log: ${L#"$TOP"/}/clang-base-build.log"
-fi
-diags base "$BASE_TREE" "$base_out"
-
 step="building the series tree"
 series_out=$BUILD/clang-out
 for attempt in 1 2 3; do
@@ -211,9 +212,17 @@ done
 [ -n "$built" ] || fail_exit "${SERIES_TREE#"$TOP"/} kept changing during three builds (someone is rebasing it): run again when it is quiet"
 if [ "$built" = 0 ]; then
 	tail_log "$L/clang-series-build.log" 30
+	# Whose doing is it? The base, same compiler and flags, answers.
+	step="building the base tree"
+	if ! build base "$BASE_TREE" "$base_out"; then
+		tail_log "$L/clang-base-build.log" 30
+		fail_exit "the base tree does not build with clang-16 either (not the series' doing; a toolchain problem?): $(first_error "$L/clang-base-build.log"); log: ${L#"$TOP"/}/clang-base-build.log"
+	fi
 	fail_exit "the series does not build with clang-16 (the base does): $(first_error "$L/clang-series-build.log"); log: ${L#"$TOP"/}/clang-series-build.log"
 fi
 diags series "$SERIES_TREE" "$series_out"
+members "$series_out" | sort -u >"$L/clang-members.txt"
+base_compare clang "$series_out" "$L/clang-members.txt"
 
 # --- the touched objects this configuration builds (for the log) -----------------------------
 step="comparing warnings"
@@ -229,15 +238,11 @@ for f in "${touched[@]}"; do
 	done ;;
 	esac
 done
-members "$series_out" | sort -u >"$L/clang-members.txt"
 printf '%s\n' "${objs[@]}" | sort -u | comm -12 - "$L/clang-members.txt" >"$L/clang-touched-objects.txt"
 info "touched objects this configuration builds: $(tr '\n' ' ' <"$L/clang-touched-objects.txt")"
 
 # --- base versus series ----------------------------------------------------------------------
-cut -f1 "$L/clang-base.diag" | sort -u >"$L/clang-warnings-base.txt"
-cut -f1 "$L/clang-series.diag" | sort -u >"$L/clang-warnings-series.txt"
-comm -13 "$L/clang-warnings-base.txt" "$L/clang-warnings-series.txt" >"$L/clang-new.txt"
-info "clang-16 W=1 warnings: base $(wc -l <"$L/clang-warnings-base.txt"), series $(wc -l <"$L/clang-warnings-series.txt") (distinct messages)"
+info "clang-16 W=1 warnings: series $(wc -l <"$L/clang-warnings-series.txt"), base $(wc -l <"$L/clang-warnings-base.txt") ($BASE_BUILT) (distinct messages)"
 if [ -s "$L/clang-new.txt" ]; then
 	first=$(awk -F'\t' 'NR == FNR { n[$0] = 1; next } ($1 in n) { print $2; exit }' \
 		"$L/clang-new.txt" "$L/clang-series.diag" | cut -c1-300)

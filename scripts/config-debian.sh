@@ -13,6 +13,10 @@
 # build/base/debian-out and build/debian-out. Any warning or
 # error of the series build that the base build does not have fails (compared
 # as hygiene.sh compares them: tree prefix and line numbers dropped).
+# The series is built first and the base only as far as the comparison needs
+# (base_compare in config-lib.sh: not at all when the series has no warning,
+# only the objects that warn when no link does, the whole base otherwise);
+# the verdict is the one a whole base build gives.
 #
 # How Debian builds the series' code (the SMMUv3 driver, its KUnit test,
 # PCI_ATS, PCI_IOV, PCI_PRI, PCI_PASID, IOMMUFD, ARM_SMMU_V3_SVA, ...) goes to
@@ -50,6 +54,7 @@ FLAVOUR=arm64_none_arm64
 SYMBOLS=(ARM_SMMU_V3 ARM_SMMU_V3_KUNIT_TEST ARM_SMMU_V3_SVA PCI_ATS PCI_IOV PCI_PRI PCI_PASID
 	IOMMUFD IOMMU_SVA KUNIT PCI_ATS_KUNIT_TEST)
 DIRS=(drivers/iommu drivers/pci)
+BASE_DESC="with Debian's configuration either"
 rm -f "$L"/debian-*
 
 # shellcheck source=config-lib.sh
@@ -182,13 +187,14 @@ members() {
 	done | sed '/^$/d'
 }
 
-# diags V TREE OUT: the warnings and errors of every object of the build, as
+# diags V TREE OUT [LIST]: the warnings and errors of every object of the
+# build (or of the objects listed in the file LIST), as
 # "message-without-place<TAB>file:line: message", tree prefix dropped, to
 # $L/debian-V.diag.
 diags() {
-	local v=$1 tree=$2 out=$3 rel o
+	local v=$1 tree=$2 out=$3 list=${4:-} rel o
 	rel=${tree#"$BUILD"/}
-	members "$out" | sort -u | while read -r o; do
+	if [ -n "$list" ]; then cat "$list"; else members "$out" | sort -u; fi | while read -r o; do
 		[ -f "$out/$o.diag" ] && cat "$out/$o.diag"
 	done | sed -E 's/\x1b\[[0-9;]*[mK]//g' | grep -iE '(warning|error):' |
 		sed -E -e "s#^$tree/##" -e "s#^$BUILD/##" -e 's#^(\.\./)+##' -e "s#^$rel/##" \
@@ -197,15 +203,18 @@ diags() {
 			>"$L/debian-$v.diag" || true
 }
 
-# build V TREE OUT: configure and build DIRS; 1 if the build failed.
+# build V TREE OUT [OBJECT...]: configure and build DIRS (or only these
+# objects); 1 if the build failed.
 build() {
 	local v=$1 tree=$2 out=$3 start=$SECONDS rc=0
 	local log=$L/debian-$v-build.log
+	shift 3
 	configure "$v" "$tree" "$out"
 	cp "$out/harness-olddefconfig.txt" "$L/debian-$v-olddefconfig.txt" 2>/dev/null || true
-	info "building ${DIRS[*]} of ${tree#"$TOP"/} -> ${out#"$TOP"/} (Debian's config; log: ${log#"$TOP"/})"
+	info "building ${*:-${DIRS[*]}} of ${tree#"$TOP"/} -> ${out#"$TOP"/} (Debian's config; log: ${log#"$TOP"/})"
 	lock_note
-	lmake "$tree" "$out" "${DIRS[@]/%//}" >"$log" 2>&1 || rc=1
+	if [ $# = 0 ]; then set -- "${DIRS[@]/%//}"; fi
+	lmake "$tree" "$out" "$@" >"$log" 2>&1 || rc=1
 	[ $rc != 0 ] || ok "built ${out#"$TOP"/} in $((SECONDS - start)) s, $(waited "$log" "$L/debian-$v-config.log") s of it waiting for the build lock ($(grep -cE '^  (CC|AS)( \[M\])? ' "$log" || true) objects compiled)"
 	return $rc
 }
@@ -216,15 +225,10 @@ first_error() {
 		sed -E -e "s#^($BUILD/|(\.\./)+)##" -e 's#^([a-z0-9_-]+/)?linux/##' | cut -c1-240
 }
 
-step="building the base tree"
-# Same relative layout as build/out and build/base/out: ccache shares objects
+# The series first; the base is built only as far as comparing their warnings
+# needs (base_compare in config-lib.sh). Same relative layout as build/out
+# and build/base/out: ccache shares objects.
 base_out=$BUILD/base/debian-out
-if ! build base "$BASE_TREE" "$base_out"; then
-	tail_log "$L/debian-base-build.log" 30
-	fail_exit "the base tree does not build with Debian's configuration (not the series' doing): $(first_error "$L/debian-base-build.log"); log: ${L#"$TOP"/}/debian-base-build.log"
-fi
-diags base "$BASE_TREE" "$base_out"
-
 step="building the series tree"
 series_out=$BUILD/debian-out
 for attempt in 1 2 3; do
@@ -265,9 +269,17 @@ fi
 
 if [ "$built" = 0 ]; then
 	tail_log "$L/debian-series-build.log" 30
+	# Whose doing is it? The base, same configuration, answers.
+	step="building the base tree"
+	if ! build base "$BASE_TREE" "$base_out"; then
+		tail_log "$L/debian-base-build.log" 30
+		fail_exit "the base tree does not build with Debian's configuration either (not the series' doing): $(first_error "$L/debian-base-build.log"); log: ${L#"$TOP"/}/debian-base-build.log"
+	fi
 	fail_exit "the series does not build with Debian's configuration (the base does): $(first_error "$L/debian-series-build.log"); log: ${L#"$TOP"/}/debian-series-build.log"
 fi
 diags series "$SERIES_TREE" "$series_out"
+members "$series_out" | sort -u >"$L/debian-members.txt"
+base_compare debian "$series_out" "$L/debian-members.txt"
 
 # --- the touched objects Debian's configuration builds (for the log) ---------------------------
 step="comparing warnings"
@@ -283,15 +295,11 @@ for f in "${touched[@]}"; do
 	done ;;
 	esac
 done
-members "$series_out" | sort -u >"$L/debian-members.txt"
 printf '%s\n' "${objs[@]}" | sort -u | comm -12 - "$L/debian-members.txt" >"$L/debian-touched-objects.txt"
 info "touched objects Debian's configuration builds: $(tr '\n' ' ' <"$L/debian-touched-objects.txt")"
 
 # --- base versus series ----------------------------------------------------------------------
-cut -f1 "$L/debian-base.diag" | sort -u >"$L/debian-warnings-base.txt"
-cut -f1 "$L/debian-series.diag" | sort -u >"$L/debian-warnings-series.txt"
-comm -13 "$L/debian-warnings-base.txt" "$L/debian-warnings-series.txt" >"$L/debian-new.txt"
-info "warnings of ${DIRS[*]}: base $(wc -l <"$L/debian-warnings-base.txt"), series $(wc -l <"$L/debian-warnings-series.txt") (distinct messages)"
+info "warnings of ${DIRS[*]}: series $(wc -l <"$L/debian-warnings-series.txt"), base $(wc -l <"$L/debian-warnings-base.txt") ($BASE_BUILT) (distinct messages)"
 if [ -s "$L/debian-new.txt" ]; then
 	first=$(awk -F'\t' 'NR == FNR { n[$0] = 1; next } ($1 in n) { print $2; exit }' \
 		"$L/debian-new.txt" "$L/debian-series.diag" | cut -c1-300)
