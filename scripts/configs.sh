@@ -131,7 +131,8 @@ run_config() {
 }
 
 # run_modules: config:modules. The boot kernel with the driver and both suites
-# as modules (configs/modules.config): modpost clean, W=1 as above, then make
+# as modules and IOMMUFD on (configs/modules.config): modpost clean, W=1 as
+# above, neither suite skips a case, then make
 # check's guest boots with /init loading the modules (initramfs-modules.cpio):
 # every module loads, the suites they run at load pass, the SMMU probes and the
 # guest tests (disks read through the SMMU, VFIO, edu DMA) pass.
@@ -183,6 +184,11 @@ run_modules() {
 	python3 "$TOP/scripts/ktap-summary.py" "$l/guest.json" >>"$l/summary.txt" || true
 	for want in arm-smmu-v3-kunit-test pci-ats guest; do
 		grep -qE "^$want [1-9][0-9]* passed" "$l/summary.txt" || bad+=("$want did not run")
+	done
+	# Every option the suites' cases need is on here (IOMMUFD too): none skips.
+	for want in arm-smmu-v3-kunit-test pci-ats; do
+		grep -qE "^$want [0-9]+ passed [1-9][0-9]* skipped" "$l/summary.txt" &&
+			bad+=("$(grep -E "^$want " "$l/summary.txt") (none may skip in this configuration; first: $(cat "$l"/module-*.log 2>/dev/null | grep -m1 -F '# SKIP' | sed 's/^ *//' | cut -c1-120))")
 	done
 	# QEMU's SMMU: only the fault events the guest provoked, no command error
 	python3 "$TOP/scripts/smmu-trace.py" "$l/trace.log" "$l/console.txt" \
