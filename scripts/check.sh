@@ -10,6 +10,7 @@
 export BUILD_NICE=${BUILD_NICE:-10}
 
 select_variant
+thp_for_builds
 C=$VLOGS/check
 rm -rf "$C"
 mkdir -p "$C"
@@ -111,7 +112,7 @@ abort() {
 	phase_table >&2
 	echo "check: aborted in step \"$current\" (exit $rc): see the error above; logs in ${C#"$TOP"/}/" >&2
 }
-trap 'rc=$?; [ $rc = 0 ] || abort $rc' EXIT
+trap 'rc=$?; thp_restore; [ $rc = 0 ] || abort $rc' EXIT
 
 # What the lanes share is made before they start: the disks the boots read
 # (scripts/boot.sh), the guest programs and initramfs, and the base worktree
@@ -320,6 +321,7 @@ phase_table
 cat "$TOP/configs/expected-suites" >"$C/expected-suites"
 printf 'guest_smmu_s2\nguest_smmu_nested\n' >>"$C/expected-suites"
 trap - EXIT
+thp_restore
 if ! python3 "$TOP/scripts/results.py" "$C" "$C/expected-suites" "$OUT/.config" | tee "$C/summary.txt"; then
 	echo "logs: ${C#"$TOP"/}/ (console.log, trace.log, *-parse.log, host.results)"
 	exit 1
