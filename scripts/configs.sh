@@ -137,7 +137,10 @@ run_config() {
 # every module loads, the suites they run at load pass, the SMMU probes and the
 # guest tests (disks read through the SMMU, VFIO, edu DMA) pass.
 run_modules() {
-	local out=$BUILD/configs/modules l=$D/modules t0=$SECONDS
+	# build/modules-out: the same place relative to the tree (../linux) as
+	# build/out, whose objects ccache then serves for all this shares with
+	# the boot kernel (most of it: the same configuration with modules)
+	local out=$BUILD/modules-out l=$D/modules t0=$SECONDS
 	local initrd=$BUILD/guest/initramfs-modules.cpio m chunk n=0 want sum bad=()
 	rm -rf "$l"
 	mkdir -p "$l"

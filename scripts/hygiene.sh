@@ -165,6 +165,9 @@ if [ ${#commits[@]} -gt 1 ]; then
 	# A commit whose tree was built before with the same configuration and
 	# compiler is not built again (its tree id is in the key).
 	x86_id=$(sha256sum <"$TOP/configs/x86-iommu.config")
+	diag_wrapper "${CROSS}gcc"
+	# shellcheck disable=SC2034 # read through an assignment before kmake
+	arm64_wrap=$WRAP
 	i=0 cached=0
 	for c in "${commits[@]:0:${#commits[@]}-1}"; do
 		i=$((i + 1))
@@ -187,7 +190,9 @@ if [ ${#commits[@]} -gt 1 ]; then
 				olddef=1
 			fi
 			git -C "$SRC" diff --quiet "$prev" "$c" -- '*Kconfig*' || olddef=1
-			if ({ [ -z "$olddef" ] || kmake olddefconfig; } && kmake Image) >"$H/$name.build.log" 2>&1; then
+			# (W=1 and the diagnostics wrapper, as scripts/kernel.sh builds
+			# build/out: ccache serves what the commit shares with it)
+			if ({ [ -z "$olddef" ] || kmake olddefconfig; } && KMAKE_ARGS="W=1 CC=$arm64_wrap" kmake Image) >"$H/$name.build.log" 2>&1; then
 				pass "builds_alone:$name"
 				: >"$HC/$key"
 			else

@@ -8,6 +8,12 @@
 #                          variant's logs dir)
 #   KTARGETS="Image ..."   what to build (default Image)
 #
+# Every build is W=1 with the diagnostics wrapper (diag_wrapper, lib.sh;
+# KMAKE_ARGS overrides): the boot kernel, the per-patch builds of hygiene.sh,
+# the configurations and the debug kernel compile with the same flags, so
+# ccache serves one from another wherever their sources and options coincide,
+# and each object's W=1 diagnostics stay beside it.
+#
 # A symbol set twice in the fragments takes its last value (as Kconfig does),
 # so a fragment can override an earlier one (configs/matrix/modules.config).
 #
@@ -80,6 +86,10 @@ configure() {
 	ok "configured: every symbol of the fragments is set"
 }
 
+if [ -z "${KMAKE_ARGS:-}" ]; then
+	diag_wrapper "${CROSS}gcc"
+	export KMAKE_ARGS="W=1 CC=$WRAP"
+fi
 configure
 info "building ${SRC#"$TOP"/} -> ${OUT#"$TOP"/} (log: ${VLOGS#"$TOP"/}/build.log)"
 start=$SECONDS
