@@ -139,17 +139,19 @@ done
 # --- every patch builds on its own -------------------------------------------------
 # x86_build DIR TREE: the x86_64 objects of the other callers of the PCI ATS API
 # (drivers/pci, the Intel and AMD IOMMU drivers) of TREE, out of tree in DIR,
-# configured from configs/x86-iommu.config (allnoconfig) when it changed.
+# configured from configs/x86-boot.config (allnoconfig; the x86_ats step's
+# kernel, which has both drivers) when it changed, W=1 as that kernel is built,
+# so that ccache serves all the commit shares with it.
 x86_build() {
 	local dir=$1 tree=$2
 	mkdir -p "$dir"
-	if ! cmp -s "$TOP/configs/x86-iommu.config" "$dir/harness.config" ||
+	if ! cmp -s "$TOP/configs/x86-boot.config" "$dir/harness.config" ||
 		[ ! -f "$dir/.config" ]; then
-		cp "$TOP/configs/x86-iommu.config" "$dir/harness.config"
+		cp "$TOP/configs/x86-boot.config" "$dir/harness.config"
 		make -C "$tree" O="$dir" ARCH=x86_64 CROSS_COMPILE= \
 			KCONFIG_ALLCONFIG="$dir/harness.config" allnoconfig || return 1
 	fi
-	make -C "$tree" O="$dir" ARCH=x86_64 CROSS_COMPILE= -j"$JOBS" \
+	make -C "$tree" O="$dir" ARCH=x86_64 CROSS_COMPILE= -j"$JOBS" W=1 \
 		drivers/pci/ drivers/iommu/intel/ drivers/iommu/amd/
 }
 # The files whose patches the x86 build checks on their own as well.
@@ -164,7 +166,7 @@ if [ ${#commits[@]} -gt 1 ]; then
 	fi
 	# A commit whose tree was built before with the same configuration and
 	# compiler is not built again (its tree id is in the key).
-	x86_id=$(sha256sum <"$TOP/configs/x86-iommu.config")
+	x86_id=$(sha256sum <"$TOP/configs/x86-boot.config")
 	diag_wrapper "${CROSS}gcc"
 	# shellcheck disable=SC2034 # read through an assignment before kmake
 	arm64_wrap=$WRAP
@@ -209,7 +211,8 @@ if [ ${#commits[@]} -gt 1 ]; then
 		fi
 		# (the worktree may still be at another commit if the arm64 build was cached)
 		git -C "$SRC" checkout -q --detach "$c"
-		if x86_build "${OUT%/out}/x86-out" "$SRC" >"$H/$name.x86-build.log" 2>&1; then
+		# (build/bisect/x86/out: the tree at ../../linux, as from build/x86/boot-out)
+		if x86_build "${OUT%/out}/x86/out" "$SRC" >"$H/$name.x86-build.log" 2>&1; then
 			pass "builds_alone_x86:$name"
 			: >"$HC/$key"
 		else
@@ -232,9 +235,9 @@ else
 	xout=$BUILD/x86/out
 	mkdir -p "$xout"
 	xmake() { make -C "$MAIN" O="$xout" ARCH=x86_64 CROSS_COMPILE= -j"$JOBS" "$@"; }
-	if ! cmp -s "$TOP/configs/x86-iommu.config" "$xout/harness.config" ||
+	if ! cmp -s "$TOP/configs/x86-boot.config" "$xout/harness.config" ||
 		[ ! -f "$xout/.config" ]; then
-		cp "$TOP/configs/x86-iommu.config" "$xout/harness.config"
+		cp "$TOP/configs/x86-boot.config" "$xout/harness.config"
 		xmake KCONFIG_ALLCONFIG="$xout/harness.config" allnoconfig >"$H/x86-config.log" 2>&1
 	fi
 	missing=$(grep -E '^CONFIG_' "$xout/harness.config" | while read -r l; do
