@@ -72,7 +72,7 @@ bench: tree-use
 stress: tree-use
 	@$(S)/stress.sh
 clean:
-	rm -rf build/out build/*/out build/configs build/clang-out build/*/clang-out build/debian-out build/*/debian-out build/x86/boot-out build/*/x86-boot-out build/*/x86-out \
+	rm -rf build/out build/*/out build/configs build/clang-out build/*/clang-out build/debian-out build/*/debian-out build/x86/boot-out build/x86/out build/*/x86-boot-out build/*/x86-out build/*/x86 build/modules-out build/warn-out \
 		build/kunit build/*/kunit \
 		build/guest build/qemu build/logs \
 		build/stress-out build/stress-lite-out build/*/stress-out build/*/stress-lite-out build/stress
