@@ -90,13 +90,23 @@ if [ ! -s "$DEB_CONFIG" ]; then
 			warn "apt-get update (arm64 lists, private state) reported errors: see ${L#"$TOP"/}/debian-apt.log"
 		if ! (cd "$st" && apt-get "${o[@]}" download "$CFG_PKG:arm64=$BASE_VERSION") >>"$L/debian-apt.log" 2>&1; then
 			served=$(apt-cache "${o[@]}" madison "$CFG_PKG" 2>/dev/null | awk -F'|' '{ gsub(/ /, "", $2); print $2 }' | sort -u | tr '\n' ' ' | sed 's/ $//')
-			fail_exit "$CFG_PKG:arm64 $BASE_VERSION (the pinned base) is not served by the archive (served: ${served:-none}); put that package at ${deb#"$TOP"/} by hand, or move base/linux.conf to a served version; see ${L#"$TOP"/}/debian-apt.log"
+			# The archive keeps only the newest stable point release: take
+			# the newest served one of the same 6.12 line (its configuration,
+			# olddefconfig'd on the pinned tree below), and say so.
+			CFG_VERSION=$(printf '%s\n' $served | grep -E "^$(echo "$BASE_VERSION" | cut -d. -f1-2)\." | sort -V | tail -n 1)
+			[ -n "$CFG_VERSION" ] && (cd "$st" && apt-get "${o[@]}" download "$CFG_PKG:arm64=$CFG_VERSION") >>"$L/debian-apt.log" 2>&1 ||
+				fail_exit "$CFG_PKG:arm64 $BASE_VERSION (the pinned base) is not served by the archive, nor another $(echo "$BASE_VERSION" | cut -d. -f1-2) version (served: ${served:-none}); put that package at ${deb#"$TOP"/} by hand, or move base/linux.conf to a served version; see ${L#"$TOP"/}/debian-apt.log"
+			warn "$CFG_PKG:arm64 $BASE_VERSION (the pinned base) is no longer served; using $CFG_VERSION's configuration instead (olddefconfig on the pinned tree)"
+			for f in "$st/${CFG_PKG}_"*"_arm64.deb"; do [ "$f" = "$deb" ] || mv -f "$f" "$deb"; done
 		fi
 	fi
 	[ -s "$deb" ] || fail_exit "apt-get download did not leave ${deb#"$TOP"/}: see ${L#"$TOP"/}/debian-apt.log"
 	got=$(dpkg-deb -f "$deb" Package Version Architecture | tr '\n' ' ')
-	[ "$got" = "Package: $CFG_PKG Version: $BASE_VERSION Architecture: arm64 " ] ||
-		fail_exit "${deb#"$TOP"/} is '$got', not $CFG_PKG $BASE_VERSION arm64: delete it and run again"
+	got_v=$(dpkg-deb -f "$deb" Version)
+	case $got_v in $(echo "$BASE_VERSION" | cut -d. -f1-2).*) ;; *) got_v=bad ;; esac
+	[ "$got" = "Package: $CFG_PKG Version: $got_v Architecture: arm64 " ] ||
+		fail_exit "${deb#"$TOP"/} is '$got', not $CFG_PKG $BASE_VERSION (or another version of its line) arm64: delete it and run again"
+	[ "$got_v" = "$BASE_VERSION" ] || info "Debian's configuration of $CFG_PKG $got_v (the pinned $BASE_VERSION is no longer served)"
 	if ! dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "./usr/src/$CFG_PKG/config.$FLAVOUR.xz" |
 		xz -dc >"$DEB_CONFIG.tmp" || [ ! -s "$DEB_CONFIG.tmp" ]; then
 		rm -f "$DEB_CONFIG.tmp"
