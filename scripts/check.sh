@@ -29,9 +29,49 @@ step() {
 # nothing and missed nothing was served from what earlier runs built). Also in
 # check/phases.tsv.
 PHASES=$C/phases.tsv
-printf 'lane\tphase\tstart\tseconds\tccache hits\tccache misses\n' >"$PHASES"
+printf 'lane\tphase\tstart\tseconds\tccache hits\tccache misses\tcpu seconds\n' >"$PHASES"
 mkdir -p "$C/ccache"
-LANE=main ph_name='' ph_t=0 ph_n=0
+LANE=main ph_name='' ph_t=0 ph_n=0 ph_cpu=0 LANE_CPU=0
+# cpu_ticks: the CPU time (user + system, in clock ticks) of this shell and of
+# all its children that have ended: a phase's CPU is the difference across
+# it. Lanes run side by side, so their wall seconds overlap; CPU seconds add
+# up to what the run cost the machine.
+# (CPU_PID: the lane's shell; cpu_ticks itself runs in a command substitution)
+CLK_TCK=$(getconf CLK_TCK) CPU_PID=$BASHPID
+cpu_ticks() {
+	local stat
+	read -r stat <"/proc/$CPU_PID/stat"
+	# (the fields after the command name, which is in parentheses)
+	# shellcheck disable=SC2086 # split into fields
+	set -- ${stat##*) }
+	echo $((${12} + ${13} + ${14} + ${15}))
+}
+# lane_cpu: sets LANE_CPU to this lane's CPU ticks so far. The main lane's
+# shell also reaps the other lanes as they end (bash collects a background
+# job when it ends, not at its wait), and their CPU then lands in its
+# children's: each lane writes its own total to $C/<lane>.cpu as it ends,
+# and the totals of the lanes already collected (no longer there for
+# kill -0) are left out; read until no lane ends in between.
+declare -A lane_gone=()
+lanes_gone_ticks=0
+lane_cpu() {
+	local t1 t2 name
+	while :; do
+		t1=$(cpu_ticks)
+		if [ "$LANE" = main ]; then
+			for name in "${lanes[@]}"; do
+				[ -z "${lane_gone[$name]:-}" ] || continue
+				kill -0 "${lane_pid[$name]}" 2>/dev/null && continue
+				lane_gone[$name]=1
+				lanes_gone_ticks=$((lanes_gone_ticks + $(cat "$C/$name.cpu" 2>/dev/null || echo 0)))
+			done
+		fi
+		t2=$(cpu_ticks)
+		[ "$t1" != "$t2" ] || break
+	done
+	LANE_CPU=$((t2 - lanes_gone_ticks))
+}
+cpu0=$(cpu_ticks)
 phase_end() {
 	local h=0 m=0
 	[ -n "$ph_name" ] || return 0
@@ -39,23 +79,27 @@ phase_end() {
 		h=$(grep -cxE '(direct|preprocessed)_cache_hit' "$CCACHE_STATSLOG" || true)
 		m=$(grep -cx 'cache_miss' "$CCACHE_STATSLOG" || true)
 	fi
-	printf '%s\t%s\t%d\t%d\t%d\t%d\n' "$LANE" "$ph_name" $((ph_t - t0)) $((SECONDS - ph_t)) "$h" "$m" >>"$PHASES"
+	lane_cpu
+	printf '%s\t%s\t%d\t%d\t%d\t%d\t%d\n' "$LANE" "$ph_name" $((ph_t - t0)) $((SECONDS - ph_t)) "$h" "$m" \
+		$(((LANE_CPU - ph_cpu) / CLK_TCK)) >>"$PHASES"
 	ph_name=''
 	unset CCACHE_STATSLOG
 }
 phase() { # NAME: ends this lane's running phase, starts NAME
 	phase_end
-	ph_name=$1 ph_t=$SECONDS ph_n=$((ph_n + 1))
+	lane_cpu
+	ph_name=$1 ph_t=$SECONDS ph_n=$((ph_n + 1)) ph_cpu=$LANE_CPU
 	export CCACHE_STATSLOG=$C/ccache/$LANE-$ph_n.log
 	rm -f "$CCACHE_STATSLOG"
 }
 phase_table() {
 	phase_end
-	echo "make check phases (lanes run side by side; seconds; ccache hits/misses of the compilations; ${PHASES#"$TOP"/}):"
-	{ head -n 1 "$PHASES"; tail -n +2 "$PHASES" | sort -t$'\t' -k3,3n; } | awk -F'\t' -v wall=$((SECONDS - t0)) 'NR > 1 {
+	echo "make check phases (lanes run side by side; wall and CPU seconds; ccache hits/misses of the compilations; ${PHASES#"$TOP"/}):"
+	{ head -n 1 "$PHASES"; tail -n +2 "$PHASES" | sort -t$'\t' -k3,3n; } | awk -F'\t' -v wall=$((SECONDS - t0)) \
+		-v cpu=$((($(cpu_ticks) - cpu0) / CLK_TCK)) -v cores="$(nproc)" 'NR > 1 {
 		c = $5 + $6 == 0 ? "no compilation" : ($6 == 0 ? "all " $5 " from ccache" : $5 " hit, " $6 " compiled")
-		printf "  %-7s %-28s %5d s  at %5d s  %s\n", $1, $2, $4, $3, c; t += $4 }
-		END { printf "  %-36s %5d s  (wall clock %d s)\n", "sum of the phases", t, wall }'
+		printf "  %-7s %-28s %5d s  at %5d s  cpu %5d s  %s\n", $1, $2, $4, $3, $7, c; t += $4 }
+		END { printf "  %-36s %5d s  (wall clock %d s, CPU %d s on %d cores)\n", "sum of the phases", t, wall, cpu, cores }'
 }
 
 # lane NAME FUNCTION: run FUNCTION in the background beside the main lane,
@@ -67,11 +111,13 @@ lanes=()
 lane() {
 	local name=$1 fn=$2
 	: >"$C/$name.results"
+	rm -f "$C/$name.cpu"
 	(
 		trap - EXIT
-		LANE=$name ph_name='' RESULTS=$C/$name.results
+		LANE=$name ph_name='' RESULTS=$C/$name.results CPU_PID=$BASHPID
 		"$fn"
 		phase_end
+		cpu_ticks >"$C/$name.cpu"
 	) >"$C/lane-$name.log" 2>&1 &
 	lane_pid[$name]=$!
 	lanes+=("$name")
@@ -184,9 +230,14 @@ stress_lane() {
 # suites as modules loaded in the guest, clang, Debian's arm64 configuration;
 # one "config:<name>" line each. CHECK_CONFIGS=0 skips them.
 configs_lane() {
-	phase "configurations"
+	local n
 	step "configurations (make configs alone)"
-	"$TOP/scripts/configs.sh" || warn "scripts/configs.sh stopped (exit $?): see above"
+	# one phase each, so that the table shows what each costs
+	for n in $("$TOP/scripts/configs.sh" --list); do
+		phase "config:$n"
+		CONFIGS_ONLY=$n "$TOP/scripts/configs.sh" ||
+			warn "scripts/configs.sh stopped on config:$n (exit $?): see above"
+	done
 }
 
 if [ "${CHECK_CONFIGS:-1}" = 1 ]; then

@@ -21,6 +21,10 @@ fail_exit() { result FAIL "$1"; exit 1; }
 trap 'rc=$?; [ -n "$verdict" ] || result FAIL "stopped unexpectedly (exit $rc) while $step: see the error above and ${L#"$TOP"/}/"' EXIT
 
 # (diag_wrapper, the compiler wrapper that keeps diagnostics: lib.sh)
+# Clang's and Debian's configurations share objects with no other build but
+# their own base (the same configuration: direct mode), so ccache skips its
+# preprocessor run (lib.sh).
+ccache_depend
 
 # lmake TREE OUT ARGS...: make for arm64 with the toolchain arguments of
 # TOOLCHAIN (an array) and CC=$WRAP, under the build lock.

@@ -15,8 +15,18 @@
 # relinks what changed, and ccache shares the objects the configurations
 # have in common. CONFIGS_ONLY="minimal no_iov" runs a subset. Then
 # config:modules (below), config:clang (scripts/config-clang.sh) and
-# config:debian (scripts/config-debian.sh).
+# config:debian (scripts/config-debian.sh). --list prints the names.
 . "$(dirname "$0")/lib.sh"
+
+# The configurations, in the order they run (make check's lane runs them one by
+# one, each a phase of its table: scripts/configs.sh --list).
+names=${CONFIGS_ONLY:-$(cd "$TOP/configs/matrix" && ls ./*.config | sed 's|^\./||; s|\.config$||' |
+	grep -vx kunit-boot) modules clang debian}
+if [ "${1:-}" = --list ]; then
+	# shellcheck disable=SC2086 # one line
+	echo $names
+	exit 0
+fi
 
 variant_dirs main
 D=$LOGS/configs
@@ -211,8 +221,6 @@ run_modules() {
 	pass modules "$n modules loaded; ${sum}SMMU trace as expected, modpost clean, W=1 clean on $W1_BUILT touched object(s), $((SECONDS - t0)) s"
 }
 
-names=${CONFIGS_ONLY:-$(cd "$TOP/configs/matrix" && ls ./*.config | sed 's|^\./||; s|\.config$||' |
-	grep -vx kunit-boot) modules clang debian}
 for n in $names; do
 	case $n in
 	modules) run_modules; continue ;;

@@ -53,6 +53,8 @@ step() {
 trap 'rc=$?; [ $rc = 0 ] || echo "stress: aborted in step \"$current\" (exit $rc): see the error above; logs in ${D#"$TOP"/}/" >&2' EXIT
 
 step "$kind: ${KO#"$TOP"/} ($configs)"
+# (no other configuration shares the debug kernel's objects: lib.sh)
+ccache_depend
 build=("$TOP/scripts/kernel.sh")
 [ -z "${BUILD_LOCK:-}" ] || build=(flock "$BUILD_LOCK" "${build[@]}")
 kt=$SECONDS

@@ -105,7 +105,9 @@ if [ ${#bad[@]} != 0 ]; then
 	exit
 fi
 info "building ${SRC#"$TOP"/} -> ${XOUT#"$TOP"/} (x86_64 bzImage; log: ${XD#"$TOP"/}/build.log)"
-# (W=1: the flags of hygiene.sh's x86 builds, which ccache then serves from this one)
+# (W=1: the flags of hygiene.sh's x86 builds, which ccache then serves from
+# this one in direct mode; no other configuration shares its objects: lib.sh)
+ccache_depend
 build=(xmake W=1 bzImage)
 [ -z "${BUILD_LOCK:-}" ] || build=(flock "$BUILD_LOCK" make -C "$SRC" O="$XOUT" ARCH=x86_64 CROSS_COMPILE= -j"$JOBS" W=1 bzImage)
 kt=$SECONDS
