@@ -55,6 +55,22 @@
 #define FAULT_LEN	64	/* one translation fault per 4 bytes */
 
 static bool run_mode;	/* make run: human output instead of KTAP */
+/*
+ * Run as a program, not as PID 1 (make lava: /bin/guest-tests, started by
+ * LAVA's test shell under busybox init, whose /etc/rc has mounted /proc, /sys,
+ * /dev and debugfs): no mounts, and an exit instead of the power-off.
+ * As PID 1 (/init of every other boot) nothing changes.
+ */
+static bool as_program;
+
+/* finish(ret): PID 1 powers off; a program exits, status 1 if ret != 0. */
+static void finish(int ret)
+{
+	if (!as_program)
+		guest_poweroff();
+	fflush(stdout);
+	exit(ret ? 1 : 0);
+}
 
 int bench_main(void);	/* bench.c */
 int stress_main(void);	/* stress.c: guest.mode=stress (make stress) */
@@ -635,7 +651,11 @@ int main(void)
 	mods = !access("/lib/modules/load", R_OK);
 	mods_failed = guest_load_modules();
 	/* Keep kernel messages off the console: the KTAP must not interleave */
-	guest_setup(1);
+	as_program = getpid() != 1;
+	if (as_program)	/* already mounted: only the console level */
+		klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, NULL, 1);
+	else
+		guest_setup(1);
 	if (mods)
 		mods_waited = wait_for_disks(30000);
 	mode = last_mode();
@@ -649,7 +669,7 @@ int main(void)
 		printf("harness-guest: end\n");
 		printf("harness-stress-status: %s\n", ret ? "failed" : "ok");
 		stress_dump_kmsg();
-		guest_poweroff();
+		finish(ret);
 	}
 	if (!strcmp(mode, "bench")) {
 		int ret;
@@ -658,14 +678,14 @@ int main(void)
 		ret = bench_main();
 		printf("harness-bench-status: %s\n", ret ? "failed" : "ok");
 		printf("harness-guest: end\n");
-		guest_poweroff();
+		finish(ret);
 	}
 	run_mode = !strcmp(mode, "run");
 	has_edu = !pci_find(EDU_VENDOR, EDU_DEVICE, edu, sizeof(edu));
 
 	if (!strcmp(mode, "shell")) {
 		shell();
-		guest_poweroff();
+		finish(0);
 	}
 	printf("harness-guest: begin\n");
 	if (run_mode) {
@@ -717,6 +737,6 @@ int main(void)
 		ktap_end();
 	}
 	printf("harness-guest: end\n");
-	guest_poweroff();
+	finish(run_mode ? 0 : ktap_failed);
 	return 0;
 }
