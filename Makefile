@@ -5,6 +5,8 @@
 #            FORCE=1 (make tree over unexported work)  JOBS=N
 #            BOOT_TIMEOUT=s  KUNIT_ARGS='...'  GUEST_ARGS='...'
 #            CHECK_X86=0 (make check skips its x86_ats step)
+#            LAVA_URL=https://host/path (make lava: where a lab fetches build/lava/)
+export LAVA_URL
 export SERIES EXTRA_PATCHES FORCE JOBS BOOT_TIMEOUT KUNIT_ARGS GUEST_ARGS
 export CHECK_X86 CHECK_CONFIGS CONFIGS_ONLY CONFIG_BOOT_TIMEOUT X86_DIR X86_BOOT_TIMEOUT X86_CYCLES X86_GUEST_ARGS
 export STRESS_SECS STRESS_OPS STRESS_PHASE_SECS STRESS_FAILSLAB_PCT STRESS_KASAN STRESS_DIR \
@@ -27,6 +29,8 @@ help:
 	@echo "make shell    boot it with an interactive busybox shell"
 	@echo "make bench    base vs series: SMMU commands per operation, costs in instructions (icount; ~3 min)"
 	@echo "make stress   debug kernel (KASAN, lockdep, kmemleak, failslab): attach/DMA/rebind stress, no splat"
+	@echo "make lava     LAVA jobs (s1, s2, nested) and their inputs in build/lava (LAVA_URL=https://... for a lab)"
+	@echo "make lava-check  as root: lava-run each job, LAVA's results against make check's, case by case"
 	@echo "make clean    remove build outputs (keeps the trees and the ccache)"
 	@echo "Variables: SERIES=none  EXTRA_PATCHES=\"a.patch b.patch\"  FORCE=1"
 
@@ -71,8 +75,14 @@ bench: tree-use
 .PHONY: stress
 stress: tree-use
 	@$(S)/stress.sh
+# LAVA jobs of the guest tests (scripts/lava.sh); lava-check runs them with lava-run.
+.PHONY: lava lava-check
+lava: tree-use
+	@$(S)/lava.sh
+lava-check: tree-use
+	@$(S)/lava-check.sh
 clean:
 	rm -rf build/out build/*/out build/configs build/clang-out build/*/clang-out build/debian-out build/*/debian-out build/x86/boot-out build/x86/out build/*/x86-boot-out build/*/x86-out build/*/x86 build/modules-out build/warn-out \
 		build/kunit build/*/kunit \
-		build/guest build/qemu build/logs \
+		build/guest build/qemu build/logs build/lava \
 		build/stress-out build/stress-lite-out build/*/stress-out build/*/stress-lite-out build/stress

@@ -5,7 +5,7 @@
 # (the package named like $BASE_PKG, version $BASE_VERSION, architecture arm64;
 # /usr/src/linux-config-6.12/config.arm64_none_arm64.xz), fetched through a
 # private apt state in build/configs/debian-apt (arm64 lists; the machine's apt
-# setup is untouched, as scripts/shell.sh fetches busybox-static) and cached:
+# setup is untouched, as lib.sh's busybox_arm64 fetches busybox-static) and cached:
 # a warm run does not fetch. With it (make olddefconfig; what olddefconfig
 # changes is logged), drivers/iommu/ and drivers/pci/ are built for arm64 with
 # aarch64-linux-gnu-gcc, at Debian's warning level (no W=1), in the base tree

@@ -169,6 +169,26 @@ qemu_aarch64() {
 	fi
 }
 
+# busybox_arm64: make sure build/guest/busybox is busybox-static for arm64
+# (make shell, make lava), fetched once from Debian's archive through a private
+# apt state in build/guest/apt-arm64 (the machine's apt configuration is not
+# changed); its log is build/logs/busybox-apt.log.
+busybox_arm64() {
+	local g=$BUILD/guest st o
+	[ -x "$g/busybox" ] && return 0
+	info "fetching busybox-static (arm64) from Debian's archive"
+	st=$g/apt-arm64
+	mkdir -p "$st/lists/partial" "$st/cache/archives/partial"
+	o=(-oAPT::Architecture=arm64 -oAPT::Architectures=arm64 -oDir::State::Lists="$st/lists"
+		-oDir::Cache="$st/cache" -oDebug::NoLocking=1)
+	run_logged "$LOGS/busybox-apt.log" apt-get "${o[@]}" update
+	(cd "$st" && apt-get "${o[@]}" download busybox-static:arm64) >>"$LOGS/busybox-apt.log" 2>&1 ||
+		die "could not download busybox-static:arm64" "see build/logs/busybox-apt.log"
+	rm -rf "$st/x"
+	dpkg-deb -x "$st"/busybox-static_*_arm64.deb "$st/x"
+	cp "$st/x/bin/busybox" "$g/busybox"
+}
+
 # SMMU configurations of QEMU's virt machine (SMMU=...; make check boots all three):
 #   s1      stage 1 only (a machine type before 9.2: stage=1 by default)
 #   s2      stage 2 only
