@@ -53,11 +53,9 @@ read -ra machine <<<"$m"
 sha_vda=$(disk virtio)
 sha_nvme=$(disk nvme)
 
-append="console=ttyAMA0 panic=-1 panic_on_warn=1 loglevel=7 rdinit=/init"
-append+=" vfio_iommu_type1.allow_unsafe_interrupts=1"
-append+=" guest.mode=$MODE guest.smmu=$SMMU guest.smmu_features=$(smmu_features "$SMMU")"
-append+=" guest.sha_vda=$sha_vda guest.sha_nvme=$sha_nvme"
-append+=" ${GUEST_ARGS:-}"
+append="$(guest_append "$MODE" "$SMMU" "$sha_vda" "$sha_nvme") ${GUEST_ARGS:-}"
+# (lib.sh: one option and its value a line, no spaces inside either)
+read -ra devices -d '' < <(guest_devices; smmu_trace_args) || true
 
 TRACE=$QDIR/trace.log CONSOLE=$QDIR/console.log
 rm -f "$TRACE" "$CONSOLE"
@@ -67,14 +65,8 @@ qemu=("$QEMU_AARCH64" -L "$QEMU_AARCH64_L"
 	-kernel "$IMAGE" -initrd "$INITRD" -append "$append"
 	-no-reboot -nodefaults -display none
 	-drive "if=none,id=vd0,file=$BUILD/qemu/virtio.img,format=raw,readonly=on"
-	-device pcie-root-port,id=rp0,chassis=1
-	-device virtio-blk-pci,bus=rp0,drive=vd0,iommu_platform=on,disable-legacy=on,ats=on
 	-drive "if=none,id=nv0,file=$BUILD/qemu/nvme.img,format=raw,readonly=on"
-	-device nvme,drive=nv0,serial=harness0
-	-device edu
-	-D "$TRACE"
-	-trace smmuv3_record_event -trace smmuv3_cmdq_opcode
-	-trace smmuv3_cmdq_consume_error -trace smmuv3_write_gerror
+	"${devices[@]}" -D "$TRACE"
 	${QEMU_EXTRA:-})
 printf '%q ' "${qemu[@]}" >"$QDIR/qemu.cmd"
 echo >>"$QDIR/qemu.cmd"

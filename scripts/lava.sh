@@ -85,7 +85,6 @@ sha_vda=$(cat "$L/virtio.img.sha256")
 sha_nvme=$(cat "$L/nvme.img.sha256")
 for smmu in s1 s2 nested; do
 	machine=$(smmu_machine "$smmu")
-	features=$(smmu_features "$smmu")
 	# The guest's KTAP suite (guest/init.c); KUnit runs in the s1 boot only, as in make check
 	if [ "$smmu" = s1 ]; then
 		suite=guest kargs=
@@ -114,9 +113,7 @@ actions:
       kernel:
         url: $URL/Image
         image_arg: >-
-          -kernel {kernel} -append "console=ttyAMA0 panic=-1 panic_on_warn=1 loglevel=7
-          rdinit=/init vfio_iommu_type1.allow_unsafe_interrupts=1 guest.mode=check guest.smmu=$smmu
-          guest.smmu_features=$features guest.sha_vda=$sha_vda guest.sha_nvme=$sha_nvme$kargs"
+          -kernel {kernel} -append "$(guest_append check "$smmu" "$sha_vda" "$sha_nvme")$kargs"
       ramdisk:
         url: $URL/initramfs-lava.cpio
         image_arg: -initrd {ramdisk}
@@ -155,7 +152,7 @@ EOF
 	cat >"$L/devices/qemu-$smmu.yaml" <<EOF
 # Written by scripts/lava.sh (make lava): the device of a local lava-run
 # (make lava-check), as lava-server would render qemu.jinja2: the pinned QEMU
-# (build/qemu10), the machine ($smmu) and devices of scripts/boot.sh, QEMU's
+# (build/qemu10), the machine ($smmu) and devices of scripts/boot.sh (lib.sh), QEMU's
 # SMMUv3 trace in build/logs/lava/$smmu/trace.log. The disks and the kernel
 # command line are the job's image_arg strings.
 constants:
@@ -197,15 +194,9 @@ actions:
           - -serial stdio
           - -monitor none
           extra:
-          - -device pcie-root-port,id=rp0,chassis=1
-          - -device virtio-blk-pci,bus=rp0,drive=vd0,iommu_platform=on,disable-legacy=on,ats=on
-          - -device nvme,drive=nv0,serial=harness0
-          - -device edu
+$(guest_devices | sed 's/^/          - /')
           - -D $LV/$smmu/trace.log
-          - -trace smmuv3_record_event
-          - -trace smmuv3_cmdq_opcode
-          - -trace smmuv3_cmdq_consume_error
-          - -trace smmuv3_write_gerror
+$(smmu_trace_args | sed 's/^/          - /')
 timeouts:
   actions:
     lava-test-shell: {minutes: 15}

@@ -189,6 +189,29 @@ busybox_arm64() {
 	cp "$st/x/bin/busybox" "$g/busybox"
 }
 
+# What every arm64 boot of the guest tests shares (scripts/boot.sh, and the
+# LAVA jobs of scripts/lava.sh), so that the two cannot drift apart:
+# guest_append MODE SMMU SHA_VDA SHA_NVME prints the kernel command line (the
+# caller adds GUEST_ARGS); guest_devices the test devices behind the SMMU,
+# whose disks are the drives vd0 and nv0; smmu_trace_args QEMU's SMMUv3 trace
+# events (-D FILE is the caller's). The last two print one QEMU option and
+# its value a line.
+guest_append() {
+	echo "console=ttyAMA0 panic=-1 panic_on_warn=1 loglevel=7 rdinit=/init" \
+		"vfio_iommu_type1.allow_unsafe_interrupts=1" \
+		"guest.mode=$1 guest.smmu=$2 guest.smmu_features=$(smmu_features "$2")" \
+		"guest.sha_vda=$3 guest.sha_nvme=$4"
+}
+guest_devices() {
+	printf '%s\n' "-device pcie-root-port,id=rp0,chassis=1" \
+		"-device virtio-blk-pci,bus=rp0,drive=vd0,iommu_platform=on,disable-legacy=on,ats=on" \
+		"-device nvme,drive=nv0,serial=harness0" "-device edu"
+}
+smmu_trace_args() {
+	printf -- '-trace %s\n' smmuv3_record_event smmuv3_cmdq_opcode \
+		smmuv3_cmdq_consume_error smmuv3_write_gerror
+}
+
 # SMMU configurations of QEMU's virt machine (SMMU=...; make check boots all three):
 #   s1      stage 1 only (a machine type before 9.2: stage=1 by default)
 #   s2      stage 2 only
