@@ -77,6 +77,16 @@ void sha256_final(struct sha256_ctx *c, uint8_t out[32]);
 
 /* Read a whole block device with O_DIRECT (every byte by DMA) and hash it. */
 int disk_sha256(const char *dev, char hex[65], size_t *bytes);
+/* The same for the first max bytes at most (a multiple of 4 KiB). */
+int disk_sha256_max(const char *dev, size_t max, char hex[65], size_t *bytes);
+
+/*
+ * ats.c: the ATS section (six KTAP cases) over the PCI functions in bdfs, or
+ * over every function with an ATS capability when bdfs is NULL or empty;
+ * args may hold "ats_expect=0"; host_sha is the host's SHA-256 of QEMU's
+ * virtio disk (vda) or NULL.
+ */
+void ats_section(const char *const *bdfs, const char *const *args, const char *host_sha);
 
 /* vfio.c: a type1v2 container with one group (and optionally its device). */
 struct vfio {

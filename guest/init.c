@@ -16,6 +16,14 @@
  * guest.smmu_features= the features word Linux must print for it.
  * guest.vfio_cycles= sets the number of VFIO container cycles (default 200).
  *
+ * Run as a program (make lava's /bin/guest-tests) with the argument
+ * "server", it runs the tests that suit any arm64 machine with an SMMUv3
+ * (suite guest_server): the SMMUs probed, the driven PCI functions in DMA
+ * domains, the KUnit suites of the boot, the ATS section (ats.c) over the
+ * PCI functions named after "server" (every function with an ATS capability
+ * if none is named; "ats_expect=0" says ATS must stay off), a clean kernel
+ * log.
+ *
  * The output between "harness-guest: begin" and "harness-guest: end" is the
  * guest's KTAP; the host extracts it from the console log.
  */
@@ -113,12 +121,13 @@ static void out(const char *fmt, ...)
 
 /* --- SMMU and groups ----------------------------------------------------- */
 
-static int test_smmu_probed(void)
+static int test_smmu_probed(bool server)
 {
 	DIR *d = opendir("/sys/class/iommu");
 	struct dirent *e;
 	char *log = kernel_log(), *p;
 	unsigned long feat = 0;
+	size_t lines = count_substr(log, "(features 0x");
 	int n = 0;
 
 	while (d && (e = readdir(d)))
@@ -136,7 +145,12 @@ static int test_smmu_probed(void)
 	if (log && strstr(log, "option mask"))
 		out("SMMUv3 options reported at probe");
 	free(log);
-	if (!run_mode) {
+	if (server) {
+		/* Every SMMU printed its features word (one line each) */
+		ktap_result(n >= 1 && lines == (size_t)n, "smmuv3_probed",
+			    "%d smmu3.* in /sys/class/iommu, %zu features lines in the kernel log",
+			    n, lines);
+	} else if (!run_mode) {
 		const char *v = cmdline_get("guest.smmu_features");
 		char want[32], smmu[32];
 		bool ok;
@@ -159,7 +173,7 @@ static int test_smmu_probed(void)
  * (dma_configure), so devices without a driver have no group yet: they are
  * listed but not counted (edu is checked once vfio-pci has it).
  */
-static int test_groups(void)
+static int test_groups(int min)
 {
 	DIR *d = opendir("/sys/bus/pci/devices");
 	struct dirent *e;
@@ -191,9 +205,10 @@ static int test_groups(void)
 	if (d)
 		closedir(d);
 	if (!run_mode)
-		ktap_result(n >= 2 && !bad, "pci_devices_in_dma_domains",
-			    "%d of %d driven PCI devices are not in a DMA domain", bad, n);
-	return n >= 2 && !bad;
+		ktap_result(n >= min && !bad, "pci_devices_in_dma_domains",
+			    "%d of %d driven PCI devices are not in a DMA domain (at least %d expected)",
+			    bad, n, min);
+	return n >= min && !bad;
 }
 
 /* The default domain type of the PCI function above a block device. */
@@ -620,6 +635,60 @@ static int wait_for_disks(int timeout_ms)
 	return -ms;
 }
 
+/*
+ * The KUnit suites of the boot (server mode: on hardware they are not parsed
+ * by the host): every top-level result line in the kernel log must be "ok".
+ */
+static void test_kunit_passed(void)
+{
+	char *log = kernel_log(), *l, *save, failed[256] = "";
+	int ok = 0, bad = 0;
+
+	for (l = log ? strtok_r(log, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+		char *t = strstr(l, "] ");
+
+		t = t ? t + 2 : l;	/* after the timestamp */
+		if (!strncmp(t, "ok ", 3)) {
+			ok++;
+		} else if (!strncmp(t, "not ok ", 7)) {
+			size_t n = strlen(failed);
+
+			bad++;
+			snprintf(failed + n, sizeof(failed) - n, " %s", t + 7);
+		}
+	}
+	free(log);
+	if (!ok && !bad)
+		ktap_skip("kunit_suites_passed", "no KUnit results in the kernel log (kunit.enable=0?)");
+	else
+		ktap_result(!bad, "kunit_suites_passed", "%d suite(s) ok, %d not ok:%s", ok, bad,
+			    failed);
+}
+
+/* make lava's server tests: /bin/guest-tests server [BDF...] [ats_expect=0] */
+static int server_main(int argc, char **argv)
+{
+	const char *bdfs[32] = { NULL }, *args[8] = { NULL };
+	int i, nb = 0, na = 0;
+
+	for (i = 2; i < argc; i++) {
+		if (strchr(argv[i], '=') && na < 7)
+			args[na++] = argv[i];
+		else if (!strchr(argv[i], '=') && nb < 31)
+			bdfs[nb++] = argv[i];
+	}
+	printf("harness-guest: begin\n");
+	ktap_begin("guest_server", 10);
+	test_smmu_probed(true);
+	test_groups(1);
+	test_kunit_passed();
+	ats_section(bdfs, args, NULL);
+	test_kernel_log_clean();
+	ktap_end();
+	printf("harness-guest: end\n");
+	return ktap_failed;
+}
+
 static void shell(void)
 {
 	char *const argv[] = { "/bin/busybox", "sh", NULL };
@@ -640,7 +709,7 @@ static void shell(void)
 		;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	int mods, mods_failed, mods_waited = 0;
 	const char *mode;
@@ -658,6 +727,8 @@ int main(void)
 		guest_setup(1);
 	if (mods)
 		mods_waited = wait_for_disks(30000);
+	if (as_program && argc > 1 && !strcmp(argv[1], "server"))
+		finish(server_main(argc, argv));
 	mode = last_mode();
 	if (!mode)
 		mode = "check";
@@ -689,8 +760,8 @@ int main(void)
 	}
 	printf("harness-guest: begin\n");
 	if (run_mode) {
-		test_smmu_probed();
-		test_groups();
+		test_smmu_probed(false);
+		test_groups(2);
 		check_disk("vda", "guest.sha_vda", NULL);
 		check_disk("nvme0n1", "guest.sha_nvme", NULL);
 		test_ats_capable_device();
@@ -701,25 +772,29 @@ int main(void)
 			out("edu device not found or not bindable to vfio-pci");
 		}
 	} else {
-		const char *smmu = cmdline_get("guest.smmu");
-		char suite[64] = "guest";
+		const char *smmu = cmdline_get("guest.smmu"), *v;
+		char suite[64] = "guest", sha_vda[80];
 		int ret;
 
 		/* The s1 boot is "guest"; the other SMMU configurations get their own */
 		if (smmu && strcmp(smmu, "s1"))
 			snprintf(suite, sizeof(suite), "guest_smmu_%s", smmu);
-		ktap_begin(suite, 13 + mods);
+		ktap_begin(suite, 19 + mods);
 		if (mods)
 			ktap_result(!mods_failed && mods_waited >= 0, "modules_loaded",
 				    "%d module(s) failed to load; disks %s after %d ms",
 				    mods_failed, mods_waited >= 0 ? "present" : "missing",
 				    mods_waited >= 0 ? mods_waited : -mods_waited);
-		test_smmu_probed();
-		test_groups();
+		test_smmu_probed(false);
+		test_groups(2);
 		check_disk("vda", "guest.sha_vda", "virtio_blk_read_through_smmu");
 		check_disk("nvme0n1", "guest.sha_nvme", "nvme_read_through_smmu");
 		test_ats_capable_device();
 		test_group_type_switches();
+		/* cmdline_get() returns one static buffer: a copy */
+		v = cmdline_get("guest.sha_vda");
+		snprintf(sha_vda, sizeof(sha_vda), "%s", v ? v : "");
+		ats_section(NULL, NULL, sha_vda[0] ? sha_vda : NULL);
 		ret = has_edu ? pci_bind(edu, "vfio-pci") : -ENODEV;
 		ktap_result(!ret, "edu_bound_to_vfio_pci", "edu %s: %s", edu, strerror(-ret));
 		if (!ret) {

@@ -227,11 +227,16 @@ int pci_bind(const char *bdf, const char *driver)
 
 int disk_sha256(const char *dev, char hex[65], size_t *bytes)
 {
+	return disk_sha256_max(dev, SIZE_MAX, hex, bytes);
+}
+
+int disk_sha256_max(const char *dev, size_t max, char hex[65], size_t *bytes)
+{
 	const size_t chunk = 1 << 20;
 	struct sha256_ctx c;
 	uint8_t d[32];
 	void *buf;
-	ssize_t n;
+	ssize_t n = 0;
 	int fd, ret = 0;
 
 	fd = open(dev, O_RDONLY | O_DIRECT);
@@ -243,7 +248,7 @@ int disk_sha256(const char *dev, char hex[65], size_t *bytes)
 	}
 	sha256_init(&c);
 	*bytes = 0;
-	while ((n = read(fd, buf, chunk)) > 0) {
+	while (*bytes < max && (n = read(fd, buf, max - *bytes < chunk ? max - *bytes : chunk)) > 0) {
 		sha256_update(&c, buf, n);
 		*bytes += n;
 	}
