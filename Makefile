@@ -29,8 +29,9 @@ help:
 	@echo "make shell    boot it with an interactive busybox shell"
 	@echo "make bench    base vs series: SMMU commands per operation, costs in instructions (icount; ~3 min)"
 	@echo "make stress   debug kernel (KASAN, lockdep, kmemleak, failslab): attach/DMA/rebind stress, no splat"
-	@echo "make lava     LAVA jobs (s1, s2, nested) and their inputs in build/lava (LAVA_URL=https://... for a lab)"
-	@echo "make lava-check  as root: lava-run each job, LAVA's results against make check's, case by case"
+	@echo "make lava     LAVA jobs (QEMU s1, s2, nested; an arm64 server over the network) and their inputs in build/lava"
+	@echo "              (LAVA_URL=https://... for a lab; LAVA_DEVICE_TYPE, LAVA_PCI_DEVICES for the server job)"
+	@echo "make lava-check  as root: lava-run each job (the server job on QEMU + UEFI), LAVA's results checked case by case"
 	@echo "make clean    remove build outputs (keeps the trees and the ccache)"
 	@echo "Variables: SERIES=none  EXTRA_PATCHES=\"a.patch b.patch\"  FORCE=1"
 
@@ -82,7 +83,7 @@ lava: tree-use
 lava-check: tree-use
 	@$(S)/lava-check.sh
 clean:
-	rm -rf build/out build/*/out build/configs build/clang-out build/*/clang-out build/debian-out build/*/debian-out build/x86/boot-out build/x86/out build/*/x86-boot-out build/*/x86-out build/*/x86 build/modules-out build/warn-out \
+	rm -rf build/out build/*/out build/configs build/clang-out build/*/clang-out build/debian-out build/*/debian-out build/x86/boot-out build/x86/out build/*/x86-boot-out build/*/x86-out build/*/x86 build/modules-out build/warn-out build/lava-server-out \
 		build/kunit build/*/kunit \
 		build/guest build/qemu build/logs build/lava \
 		build/stress-out build/stress-lite-out build/*/stress-out build/*/stress-lite-out build/stress

@@ -12,10 +12,29 @@
 #                               guest.json of that SMMU)
 #   lava_<smmu>:smmu_*          QEMU's SMMU trace of the LAVA boot through
 #                               scripts/smmu-trace.py, as make check's boots
-# Installs lava-dispatcher with apt first if lava-run is missing.
+# Then the server job (jobs/server.yaml: tftp deploy, grub boot, the guest
+# tests' server mode), rendered device dictionaries from lava-server 2023.01's
+# own device-type templates (fetched, not installed):
+#   lava_server:job_schema      as above
+#   lava_server:lab_device_type lava-run --validate of the job against the
+#                               job's device type (base-grub family) as
+#                               lava-server renders it: the pipeline a lab
+#                               builds (SKIP if 2023.01 has no such type)
+#   lava_server:lava_run        the job end to end on QEMU's virt machine with
+#                               UEFI firmware (devices/qemu-uefi-server.jinja2
+#                               on base-grub.jinja2, scripts/lava-server-qemu.sh):
+#                               PXE, Debian's network GRUB, LAVA's grub
+#                               commands load the server kernel and ramdisk
+#                               over TFTP, ACPI boot with an IORT SMMUv3
+#   lava_server:results_match   LAVA's cases versus the KTAP of that boot
+#   lava_server:guest_results   all 10 cases of guest_server recorded, none
+#                               failed (the ATS section ran with kprobe events)
+#   lava_server:smmu_*          QEMU's SMMU trace of that boot
+# Installs lava-dispatcher (and tftpd-hpa, for the TFTP directory LAVA
+# deploys to) with apt first if they are missing.
 # Writes build/logs/lava/: results (one PASS/FAIL/SKIP line a check), and per
-# SMMU <smmu>/ (lava-run's output dir: lava-run.log, its stderr, result.yaml;
-# trace.log, console.txt, compare.txt, smmu.results).
+# job <smmu>/ or server/ (lava-run's output dir: lava-run.log, its stderr,
+# result.yaml; trace.log, console.txt, compare.txt, smmu.results).
 . "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "make lava-check must run as root" \
@@ -24,11 +43,12 @@ LV=$LOGS/lava
 L=$BUILD/lava
 mkdir -p "$LV"
 
-if ! command -v lava-run >/dev/null; then
-	info "installing lava-dispatcher with apt (lava-run; about 2 minutes the first time)"
+if ! command -v lava-run >/dev/null || ! command -v in.tftpd >/dev/null ||
+	[ ! -f /etc/default/tftpd-hpa ]; then
+	info "installing lava-dispatcher and tftpd-hpa with apt (about 2 minutes the first time)"
 	run_logged "$LV/apt.log" apt-get update
 	run_logged "$LV/apt-install.log" env DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y --no-install-recommends lava-dispatcher lava-common cpio
+		apt-get install -y --no-install-recommends lava-dispatcher lava-common cpio tftpd-hpa
 	command -v lava-run >/dev/null || die "lava-dispatcher is installed but lava-run is not on PATH" \
 		"see build/logs/lava/apt-install.log"
 fi
@@ -47,16 +67,9 @@ result() {
 	*) echo "  ${1#SKIP }" ;;
 	esac
 }
-C=$LOGS/check
-for smmu in s1 s2 nested; do
-	job=$L/jobs/qemu-$smmu.yaml
-	out=$LV/$smmu
-	p=lava_$smmu
-	info "LAVA job ${job#"$TOP"/} (SMMU $smmu)"
-	rm -rf "$out"
-	mkdir -p "$out"
-
-	if /usr/bin/python3 - "$job" >"$out/validate.txt" 2>&1 <<'EOF'; then
+# job_schema JOB OUT P: lava_common's job schema, strict
+job_schema() {
+	if /usr/bin/python3 - "$1" >"$2/validate.txt" 2>&1 <<'EOF'; then
 import sys, yaml, voluptuous
 from lava_common.schemas import validate
 try:
@@ -64,26 +77,67 @@ try:
 except voluptuous.Invalid as e:
     sys.exit(f"invalid at {e.path}: {e.msg}")
 EOF
-		result "PASS $p:job_schema"
+		result "PASS $3:job_schema"
 	else
-		result "FAIL $p:job_schema: lava_common's job schema rejects ${job#"$TOP"/}: $(tail -n 1 "$out/validate.txt")"
+		result "FAIL $3:job_schema: lava_common's job schema rejects ${1#"$TOP"/}: $(tail -n 1 "$2/validate.txt")"
 	fi
+}
 
+# smmu_trace OUT P SMMU: QEMU's SMMU trace of a LAVA boot through make check's
+# own trace checks; s2 and nested against the commands of this run's s1 boot
+smmu_trace() {
+	local out=$1 p=$2 smmu=$3 same=() l
+	if [ -s "$out/trace.log" ]; then
+		/usr/bin/python3 "$TOP/scripts/lava-console.py" "$out/lava-run.log" >"$out/console.txt"
+		[ "$smmu" != s1 ] && [ -f "$LV/s1/smmu-commands.json" ] && same=(--same-as "$LV/s1/smmu-commands.json")
+		/usr/bin/python3 "$TOP/scripts/smmu-trace.py" "$out/trace.log" "$out/console.txt" \
+			--results "$out/smmu.results" --json "$out/smmu-commands.json" --smmu "$smmu" \
+			"${same[@]}" >"$out/smmu-trace.out" 2>&1 || true
+		if [ -s "$out/smmu.results" ]; then
+			while IFS= read -r l; do
+				result "$(sed -E "s/^(PASS|FAIL|SKIP) /\\1 $p:/" <<<"$l")"
+			done <"$out/smmu.results"
+		else
+			result "FAIL $p:smmu_trace: scripts/smmu-trace.py wrote no results (${out#"$TOP"/}/smmu-trace.out)"
+		fi
+	else
+		result "FAIL $p:smmu_trace: QEMU wrote no trace (${out#"$TOP"/}/trace.log): did the boot start? see lava-run.log"
+	fi
+}
+
+# lava_run JOB DEVICE DISPATCHER OUT P: lava-run, its exit status and job result
+lava_run() {
+	local rc=0 start=$SECONDS jr
 	# lava-run's version check runs qemu-system-aarch64 --version from PATH (the
 	# device names the pinned binary by its path): the pinned QEMU first
-	rc=0
-	start=$SECONDS
 	env PATH="$BUILD/qemu10/root/usr/bin:$PATH" lava-run --job-id "$(date +%s)" \
-		--output-dir "$out" --device "$L/devices/qemu-$smmu.yaml" --dispatcher "$L/dispatcher.yaml" \
-		"$job" >"$out/lava-run.out" 2>"$out/lava-run.log" || rc=$?
+		--output-dir "$4" --device "$2" --dispatcher "$3" \
+		"$1" >"$4/lava-run.out" 2>"$4/lava-run.log" || rc=$?
 	# result.yaml holds the job's own result: case: job, definition: lava, result: pass|fail
-	jr=$(sed -n 's/^result: *//p' "$out/result.yaml" 2>/dev/null | head -n 1)
+	jr=$(sed -n 's/^result: *//p' "$4/result.yaml" 2>/dev/null | head -n 1)
 	if [ "$rc" = 0 ] && [ "$jr" = pass ]; then
-		result "PASS $p:lava_run ($((SECONDS - start)) s)"
+		result "PASS $5:lava_run ($((SECONDS - start)) s)"
 	else
-		result "FAIL $p:lava_run: lava-run exit $rc, job result '${jr:-none}' (${out#"$TOP"/}/lava-run.log)"
-		tail_log "$out/lava-run.log" 20
+		result "FAIL $5:lava_run: lava-run exit $rc, job result '${jr:-none}' (${4#"$TOP"/}/lava-run.log)"
+		tail_log "$4/lava-run.log" 20
 	fi
+}
+
+C=$LOGS/check
+# LAVA_TARGETS (as for make lava): the QEMU jobs, the server job or both
+TARGETS=${LAVA_TARGETS:-qemu server}
+smmus="s1 s2 nested"
+case " $TARGETS " in *" qemu "*) ;; *) smmus= ;; esac
+for smmu in $smmus; do
+	job=$L/jobs/qemu-$smmu.yaml
+	out=$LV/$smmu
+	p=lava_$smmu
+	info "LAVA job ${job#"$TOP"/} (SMMU $smmu)"
+	rm -rf "$out"
+	mkdir -p "$out"
+
+	job_schema "$job" "$out" "$p"
+	lava_run "$job" "$L/devices/qemu-$smmu.yaml" "$L/dispatcher.yaml" "$out" "$p"
 
 	if [ "$smmu" = s1 ]; then
 		ktap=$C/boot1/guest-ktap.log json=$C/guest.json suite=guest
@@ -100,26 +154,98 @@ EOF
 		tail_log "$out/compare.txt" 25
 	fi
 
-	# QEMU's SMMU trace of the LAVA boot through make check's own trace checks;
-	# s2 and nested against the commands of this run's s1 boot
-	if [ -s "$out/trace.log" ]; then
-		/usr/bin/python3 "$TOP/scripts/lava-console.py" "$out/lava-run.log" >"$out/console.txt"
-		same=()
-		[ "$smmu" != s1 ] && [ -f "$LV/s1/smmu-commands.json" ] && same=(--same-as "$LV/s1/smmu-commands.json")
-		/usr/bin/python3 "$TOP/scripts/smmu-trace.py" "$out/trace.log" "$out/console.txt" \
-			--results "$out/smmu.results" --json "$out/smmu-commands.json" --smmu "$smmu" \
-			"${same[@]}" >"$out/smmu-trace.out" 2>&1 || true
-		if [ -s "$out/smmu.results" ]; then
-			while IFS= read -r l; do
-				result "$(sed -E "s/^(PASS|FAIL|SKIP) /\\1 $p:/" <<<"$l")"
-			done <"$out/smmu.results"
-		else
-			result "FAIL $p:smmu_trace: scripts/smmu-trace.py wrote no results (${out#"$TOP"/}/smmu-trace.out)"
-		fi
-	else
-		result "FAIL $p:smmu_trace: QEMU wrote no trace (${out#"$TOP"/}/trace.log): did the boot start? see lava-run.log"
-	fi
+	smmu_trace "$out" "$p" "$smmu"
 done
+
+# --- The server job --------------------------------------------------------------
+server_job() {
+job=$L/jobs/server.yaml
+out=$LV/server
+p=lava_server
+info "LAVA job ${job#"$TOP"/} (an arm64 server: QEMU's virt machine with UEFI firmware)"
+rm -rf "$out"
+mkdir -p "$out"
+job_schema "$job" "$out" "$p"
+# lava-server's device-type templates (its package unpacked, not installed)
+T=$BUILD/lava/lava-server/usr/share/lava-server/device-types
+if [ ! -f "$T/base-grub.jinja2" ]; then
+	info "fetching lava-server's device-type templates (lava-server, unpacked into build/lava/lava-server)"
+	arm64_deb lava-server "$BUILD/lava/lava-server"
+	[ -f "$T/base-grub.jinja2" ] || die "lava-server's package has no device-types/base-grub.jinja2" "see build/logs/arm64-apt.log"
+fi
+dtype=$(sed -n 's/^device_type: *//p' "$job")
+if [ -f "$T/$dtype.jinja2" ]; then
+	# The lab's device: its type's template, with placeholder commands
+	cat >"$out/lab-device.jinja2" <<EOF
+{% extends '$dtype.jinja2' %}
+{% set connection_command = '/bin/true' %}
+{% set hard_reset_command = '/bin/true' %}
+{% set power_off_command = '/bin/true' %}
+EOF
+	if /usr/bin/python3 "$TOP/scripts/lava-render.py" --templates "$out" --templates "$T" \
+		--job "$job" lab-device "$out/lab-device.yaml" >"$out/lab-render.txt" 2>&1 &&
+		lava-run --validate --job-id "$(date +%s)" --output-dir "$out/lab-validate" \
+			--device "$out/lab-device.yaml" --dispatcher "$L/dispatcher-server.yaml" "$job" \
+			>"$out/lab-validate.log" 2>&1; then
+		result "PASS $p:lab_device_type ($dtype: the job's pipeline validates)"
+	else
+		result "FAIL $p:lab_device_type: $dtype: $(tail -n 1 "$out/lab-render.txt" "$out/lab-validate.log" 2>/dev/null | grep -v '^==>\|^$' | tail -n 1) (${out#"$TOP"/}/lab-validate.log)"
+	fi
+else
+	result "SKIP $p:lab_device_type: lava-server 2023.01 has no device type '$dtype' (a lab's own type: validated by the lab on submission)"
+fi
+if /usr/bin/python3 "$TOP/scripts/lava-render.py" --templates "$L/devices" --templates "$T" \
+	--job "$job" qemu-uefi-server "$L/devices/qemu-uefi-server.yaml" >"$out/render.txt" 2>&1; then
+	lava_run "$job" "$L/devices/qemu-uefi-server.yaml" "$L/dispatcher-server.yaml" "$out" "$p"
+else
+	result "FAIL $p:lava_run: devices/qemu-uefi-server.jinja2 did not render: $(tail -n 1 "$out/render.txt")"
+fi
+"$TOP/scripts/lava-server-qemu.sh" off
+if /usr/bin/python3 "$TOP/scripts/lava-compare.py" "$out/lava-run.log" --definition 0_guest_server \
+	--ktap-in-lava-log >"$out/compare.txt" 2>&1; then
+	result "PASS $p:results_match ($(sed -n "s/^lava (0_guest_server): //p" "$out/compare.txt"))"
+else
+	result "FAIL $p:results_match: $(tail -n 1 "$out/compare.txt") (${out#"$TOP"/}/compare.txt)"
+fi
+# Every case of guest_server recorded, none failed; the ATS section's counts
+# came from kprobe events (the server kernel has them)
+if /usr/bin/python3 - "$out/lava-run.log" >"$out/guest-results.txt" 2>&1 <<'EOF'; then
+import json, sys, yaml
+want = ["smmuv3_probed", "pci_devices_in_dma_domains", "kunit_suites_passed", "ats_functions",
+        "ats_enabled_on_attach", "ats_disabled_on_detach", "atc_inv_on_unmap",
+        "ats_dma_checksums", "ats_no_smmu_events", "kernel_log_clean"]
+got, text = {}, []
+for line in open(sys.argv[1], errors="replace"):
+    line = line.strip().removeprefix("- ")
+    if not line.startswith("{"):
+        continue
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        try:  # starttc/endtc carry YAML tags
+            rec = yaml.safe_load(line)
+        except yaml.YAMLError:
+            continue
+    if not isinstance(rec, dict):
+        continue
+    msg = rec.get("msg")
+    if rec.get("lvl") == "results" and isinstance(msg, dict) and msg.get("definition") == "0_guest_server":
+        got[msg["case"]] = msg["result"]
+    elif rec.get("lvl") == "target" and isinstance(msg, str):
+        text.append(msg)
+bad = [f"{c}: {got.get(c, 'missing')}" for c in want if got.get(c) not in ("pass", "skip")]
+if "no kprobe_events" in "\n".join(text):
+    bad.append("the ATS section ran without kprobe events")
+print(", ".join(f"{c} {got.get(c)}" for c in want))
+sys.exit("; ".join(bad) if bad else 0)
+EOF
+	result "PASS $p:guest_results ($(grep -c ' pass' <<<"$(tr ',' '\n' <"$out/guest-results.txt")") pass, $(grep -c ' skip' <<<"$(tr ',' '\n' <"$out/guest-results.txt")") skip)"
+else
+	result "FAIL $p:guest_results: $(tail -n 1 "$out/guest-results.txt")"
+fi
+smmu_trace "$out" "$p" s1
+}
+case " $TARGETS " in *" server "*) server_job ;; esac
 
 pass=$(grep -c '^PASS' "$R" || true)
 fail=$(grep -c '^FAIL' "$R" || true)

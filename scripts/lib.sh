@@ -169,24 +169,50 @@ qemu_aarch64() {
 	fi
 }
 
-# busybox_arm64: make sure build/guest/busybox is busybox-static for arm64
-# (make shell, make lava), fetched once from Debian's archive through a private
-# apt state in build/guest/apt-arm64 (the machine's apt configuration is not
-# changed); its log is build/logs/busybox-apt.log.
-busybox_arm64() {
-	local g=$BUILD/guest st o
-	[ -x "$g/busybox" ] && return 0
-	info "fetching busybox-static (arm64) from Debian's archive"
-	st=$g/apt-arm64
-	mkdir -p "$st/lists/partial" "$st/cache/archives/partial"
+# arm64_deb PKG DIR: download Debian's PKG (arm64, or architecture all) through
+# a private apt state in build/guest/apt-arm64 (the machine's apt configuration
+# is not changed) and unpack it into DIR; the log is build/logs/arm64-apt.log.
+arm64_deb() {
+	local st=$BUILD/guest/apt-arm64 o deb
+	mkdir -p "$st/lists/partial" "$st/cache/archives/partial" "$LOGS"
 	o=(-oAPT::Architecture=arm64 -oAPT::Architectures=arm64 -oDir::State::Lists="$st/lists"
 		-oDir::Cache="$st/cache" -oDebug::NoLocking=1)
-	run_logged "$LOGS/busybox-apt.log" apt-get "${o[@]}" update
-	(cd "$st" && apt-get "${o[@]}" download busybox-static:arm64) >>"$LOGS/busybox-apt.log" 2>&1 ||
-		die "could not download busybox-static:arm64" "see build/logs/busybox-apt.log"
-	rm -rf "$st/x"
-	dpkg-deb -x "$st"/busybox-static_*_arm64.deb "$st/x"
-	cp "$st/x/bin/busybox" "$g/busybox"
+	if [ ! -f "$st/updated" ]; then
+		run_logged "$LOGS/arm64-apt.log" apt-get "${o[@]}" update
+		touch "$st/updated"
+	fi
+	rm -f "$st/${1%%:*}"_*.deb
+	(cd "$st" && apt-get "${o[@]}" download "$1") >>"$LOGS/arm64-apt.log" 2>&1 ||
+		die "could not download $1 from Debian's archive" "see build/logs/arm64-apt.log"
+	deb=("$st/${1%%:*}"_*.deb)
+	rm -rf "$2"
+	dpkg-deb -x "${deb[0]}" "$2" || die "could not unpack ${deb[0]}"
+}
+
+# busybox_arm64: make sure build/guest/busybox is busybox-static for arm64
+# (make shell, make lava), fetched once from Debian's archive.
+busybox_arm64() {
+	local g=$BUILD/guest
+	[ -x "$g/busybox" ] && return 0
+	info "fetching busybox-static (arm64) from Debian's archive"
+	arm64_deb busybox-static:arm64 "$g/apt-arm64/x"
+	cp "$g/apt-arm64/x/bin/busybox" "$g/busybox"
+}
+
+# uefi_arm64: make sure build/lava/uefi/ has the UEFI firmware of QEMU's virt
+# machine (QEMU_EFI.fd, Debian's qemu-efi-aarch64) and Debian's network-boot
+# GRUB for arm64 (grubnetaa64.efi, grub-efi-arm64-signed), fetched once: the
+# arm64 server that make lava-check boots its server job on.
+uefi_arm64() {
+	local u=$BUILD/lava/uefi
+	[ -f "$u/QEMU_EFI.fd" ] && [ -f "$u/grubnetaa64.efi" ] && return 0
+	info "fetching QEMU's UEFI firmware and GRUB (arm64) from Debian's archive"
+	mkdir -p "$u"
+	arm64_deb qemu-efi-aarch64 "$u/x"
+	cp "$u/x/usr/share/qemu-efi-aarch64/QEMU_EFI.fd" "$u/QEMU_EFI.fd"
+	arm64_deb grub-efi-arm64-signed:arm64 "$u/x"
+	cp "$u/x/usr/lib/grub/arm64-efi-signed/grubnetaa64.efi.signed" "$u/grubnetaa64.efi"
+	rm -rf "$u/x"
 }
 
 # What every arm64 boot of the guest tests shares (scripts/boot.sh, and the
