@@ -24,19 +24,21 @@ SOCK=$R/console.sock PID=$R/qemu.pid
 off() {
 	local p
 	p=$(cat "$PID" 2>/dev/null) || return 0
+	rm -f "$PID"
+	# only a QEMU of ours (the pid may have been reused since)
+	grep -qs "$SOCK" "/proc/$p/cmdline" || return 0
 	kill "$p" 2>/dev/null || true
 	for _ in $(seq 50); do
 		kill -0 "$p" 2>/dev/null || break
 		sleep 0.1
 	done
 	kill -9 "$p" 2>/dev/null || true
-	rm -f "$PID"
 }
 
 case ${1:-} in
 console)
 	exec /usr/bin/python3 -c '
-import os, select, socket, sys, tty
+import os, select, signal, socket, sys, tty
 path = sys.argv[1]
 if os.path.exists(path):
     os.unlink(path)
@@ -45,30 +47,36 @@ srv.bind(path)
 srv.listen(1)
 if os.isatty(0):
     tty.setraw(0)  # a serial line: no echo, no line editing
+for sig in (signal.SIGTERM, signal.SIGHUP):  # LAVA ends the connection
+    signal.signal(sig, lambda *_: sys.exit(0))
 conn = None
-while True:
-    r = select.select([0, srv] + ([conn] if conn else []), [], [])[0]
-    if srv in r:  # QEMU (re)started
-        if conn:
-            conn.close()
-        conn = srv.accept()[0]
-    if conn in r:
-        data = conn.recv(4096)
-        if data:
-            os.write(1, data)
-        else:
-            conn.close()
-            conn = None
-    if 0 in r:
-        data = os.read(0, 4096)
-        if not data:
-            break
-        if conn:
-            conn.sendall(data)
+try:
+    while True:
+        r = select.select([0, srv] + ([conn] if conn else []), [], [])[0]
+        if srv in r:  # QEMU (re)started
+            if conn:
+                conn.close()
+            conn = srv.accept()[0]
+        if conn in r:
+            data = conn.recv(4096)
+            if data:
+                os.write(1, data)
+            else:
+                conn.close()
+                conn = None
+        if 0 in r:
+            data = os.read(0, 4096)
+            if not data:
+                break
+            if conn:
+                conn.sendall(data)
+finally:
+    os.unlink(path)  # no stale socket for the next reset
 ' "$SOCK"
 	;;
 reset)
 	off
+	"$TOP/scripts/boot.sh" disks
 	# LAVA connects (spawns the console) just before it resets: give the
 	# console a moment to listen
 	for _ in $(seq 100); do

@@ -66,26 +66,32 @@ mkdir -p "$L/jobs" "$L/devices" "$L/server" "$LV"
 URL=${LAVA_URL:-file://$L}
 URL=${URL%/}
 case $URL in
+*[!A-Za-z0-9_.~:/@%+=,-]*) die "LAVA_URL='$LAVA_URL' has characters a job's url: line cannot carry as is" \
+	"use a plain https://host/path (no spaces, quotes, '#' or '?')" ;;
 file://* | http://* | https://*) ;;
 *) die "LAVA_URL='$LAVA_URL' is not a URL" "use LAVA_URL=https://host/path (where build/lava/ is served)" ;;
+esac
+case ${LAVA_PREFIX:-x} in
+*[!A-Za-z0-9_-]*) die "LAVA_PREFIX='$LAVA_PREFIX': letters, digits, '_' and '-' only" \
+	"it names the dispatcher's scratch directories" ;;
 esac
 
 "$TOP/scripts/guest.sh" >/dev/null
 busybox_arm64
-"$TOP/scripts/boot.sh" disks
-qemu_aarch64
 
 # put SRC DST: copy when different (keeps build/lava's dates for a lab's sync)
 put() { cmp -s "$1" "$2" || cp "$1" "$2"; }
 if want qemu; then
+	"$TOP/scripts/boot.sh" disks
+	qemu_aarch64
 	image=$("$TOP/scripts/kernel.sh" | tail -n 1)
 	[ -f "$image" ] || die "scripts/kernel.sh gave no kernel image" "see build/logs/build.log"
 	put "$image" "$L/Image"
+	for d in virtio nvme; do
+		put "$BUILD/qemu/$d.img" "$L/$d.img"
+		put "$BUILD/qemu/$d.img.sha256" "$L/$d.img.sha256"
+	done
 fi
-for d in virtio nvme; do
-	put "$BUILD/qemu/$d.img" "$L/$d.img"
-	put "$BUILD/qemu/$d.img.sha256" "$L/$d.img.sha256"
-done
 
 # The initramfs: gen_init_cpio (built by guest.sh) makes /dev/console without root.
 GL=$TOP/guest/lava
@@ -120,10 +126,8 @@ dispatcher_ip: 127.0.0.1
 prefix: ${LAVA_PREFIX:-lava-harness-}
 EOF
 
-sha_vda=$(cat "$L/virtio.img.sha256")
-sha_nvme=$(cat "$L/nvme.img.sha256")
-smmus="s1 s2 nested"
-want qemu || smmus=
+smmus=
+want qemu && smmus="s1 s2 nested" sha_vda=$(cat "$L/virtio.img.sha256") sha_nvme=$(cat "$L/nvme.img.sha256")
 for smmu in $smmus; do
 	machine=$(smmu_machine "$smmu")
 	# The guest's KTAP suite (guest/init.c); KUnit runs in the s1 boot only, as in make check
@@ -280,7 +284,16 @@ auto | 0) ;;
 *) die "LAVA_ATS_EXPECT='$ats'" "use auto (ATS where the SMMU and the function have it) or 0 (ATS must stay off)" ;;
 esac
 kargs=${LAVA_KERNEL_ARGS:-}
-case $kargs in *[\'\"\\]*) die "LAVA_KERNEL_ARGS must not contain quotes or backslashes" ;; esac
+case $kargs in
+*[!A-Za-z0-9_.,:=/+@\ -]*) die "LAVA_KERNEL_ARGS='$kargs': letters, digits, spaces and _.,:=/+@- only" \
+	"(GRUB and LAVA read the others)" ;;
+esac
+# base-grub.jinja2 takes context: extra_kernel_args instead of the device's
+# own base_kernel_args: only when asked
+context=
+[ -z "$kargs" ] || context="context:
+  extra_kernel_args: $kargs  # replaces the device type's base_kernel_args
+"
 cat >"$L/jobs/server.yaml" <<EOF
 # Written by scripts/lava.sh (make lava): the harness's guest tests on an arm64
 # server with an SMMUv3, booted over the network: LAVA deploys the kernel and
@@ -298,7 +311,8 @@ cat >"$L/jobs/server.yaml" <<EOF
 #                vfio-pci and bound back
 #   ATS_EXPECT   LAVA_ATS_EXPECT: auto (ATS expected where the function's SMMU
 #                and the function have it) or 0 (ATS must stay off)
-#   extra_kernel_args  ends with LAVA_KERNEL_ARGS
+#   extra_kernel_args  LAVA_KERNEL_ARGS, if set (base-grub then leaves out the
+#                device's own base_kernel_args)
 # Inputs from $URL/server.
 device_type: $dtype
 job_name: smmuv3-series guest tests (arm64 server, $dtype, network boot)
@@ -308,9 +322,7 @@ timeouts:
   connection: {minutes: 10}
 priority: medium
 visibility: public
-context:
-  extra_kernel_args: log_buf_len=8M vfio_iommu_type1.allow_unsafe_interrupts=1${kargs:+ $kargs}
-actions:
+${context}actions:
 - deploy:
     to: tftp
     timeout: {minutes: 10}

@@ -181,10 +181,14 @@ arm64_deb() {
 		run_logged "$LOGS/arm64-apt.log" apt-get "${o[@]}" update
 		touch "$st/updated"
 	fi
-	rm -f "$st/${1%%:*}"_*.deb
-	(cd "$st" && apt-get "${o[@]}" download "$1") >>"$LOGS/arm64-apt.log" 2>&1 ||
-		die "could not download $1 from Debian's archive" "see build/logs/arm64-apt.log"
-	deb=("$st/${1%%:*}"_*.deb)
+	rm -f "$st/${1%%[:=]*}"_*.deb
+	# a point release may have replaced the version the lists name: update once
+	if ! (cd "$st" && apt-get "${o[@]}" download "$1") >>"$LOGS/arm64-apt.log" 2>&1; then
+		run_logged "$LOGS/arm64-apt.log" apt-get "${o[@]}" update
+		(cd "$st" && apt-get "${o[@]}" download "$1") >>"$LOGS/arm64-apt.log" 2>&1 ||
+			die "could not download $1 from Debian's archive" "see build/logs/arm64-apt.log"
+	fi
+	deb=("$st/${1%%[:=]*}"_*.deb)
 	rm -rf "$2"
 	dpkg-deb -x "${deb[0]}" "$2" || die "could not unpack ${deb[0]}"
 }
@@ -196,7 +200,7 @@ busybox_arm64() {
 	[ -x "$g/busybox" ] && return 0
 	info "fetching busybox-static (arm64) from Debian's archive"
 	arm64_deb busybox-static:arm64 "$g/apt-arm64/x"
-	cp "$g/apt-arm64/x/bin/busybox" "$g/busybox"
+	cp "$(find "$g/apt-arm64/x" -name busybox -type f | head -n 1)" "$g/busybox"
 }
 
 # uefi_arm64: make sure build/lava/uefi/ has the UEFI firmware of QEMU's virt
