@@ -200,7 +200,12 @@ busybox_arm64() {
 	[ -x "$g/busybox" ] && return 0
 	info "fetching busybox-static (arm64) from Debian's archive"
 	arm64_deb busybox-static:arm64 "$g/apt-arm64/x"
-	cp "$(find "$g/apt-arm64/x" -name busybox -type f | head -n 1)" "$g/busybox"
+	local b
+	for b in bin/busybox usr/bin/busybox ''; do
+		[ -f "$g/apt-arm64/x/$b" ] && break
+	done
+	[ -n "$b" ] || die "busybox-static's package has no bin/busybox or usr/bin/busybox" "see build/logs/arm64-apt.log"
+	cp "$g/apt-arm64/x/$b" "$g/busybox"
 }
 
 # uefi_arm64: make sure build/lava/uefi/ has the UEFI firmware of QEMU's virt
