@@ -803,7 +803,11 @@ int main(int argc, char **argv)
 		snprintf(sha_vda, sizeof(sha_vda), "%s", v ? v : "");
 		ats_section(NULL, NULL, sha_vda[0] ? sha_vda : NULL);
 		ret = has_edu ? pci_bind(edu, "vfio-pci") : -ENODEV;
-		ktap_result(!ret, "edu_bound_to_vfio_pci", "edu %s: %s", edu, strerror(-ret));
+		if (has_edu)
+			ktap_result(!ret, "edu_bound_to_vfio_pci", "edu %s: %s", edu, strerror(-ret));
+		else
+			ktap_result(false, "edu_bound_to_vfio_pci", "no edu device (%04x:%04x) on the PCI bus",
+				    EDU_VENDOR, EDU_DEVICE);
 		if (!ret) {
 			test_vfio_nesting_refused(edu);
 			test_vfio_cycles(edu);
