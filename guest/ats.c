@@ -44,6 +44,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -465,25 +466,42 @@ static bool default_translates(const char *bdf)
 }
 
 /* Say whether want holds, and add to the reasons if not. */
-static bool expect_eq(char *why, size_t len, const char *bdf, const char *what,
-		      long got, long want)
-{
-	size_t n = strlen(why);
+/* One case's verdict over all functions: the reasons of what went wrong. */
+struct verdict {
+	bool failed;
+	char why[512];
+};
 
-	if (got == want)
-		return true;
-	snprintf(why + n, len - n, "%s%s %s %ld, want %ld", n ? "; " : "", bdf, what,
-		 got, want);
-	return false;
+static void verdict_add(struct verdict *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void verdict_add(struct verdict *v, const char *fmt, ...)
+{
+	size_t n = strlen(v->why);
+	va_list ap;
+
+	v->failed = true;
+	if (n && n < sizeof(v->why) - 2) {
+		strcpy(v->why + n, "; ");
+		n += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(v->why + n, sizeof(v->why) - n, fmt, ap);
+	va_end(ap);
+}
+
+/* Check got == want; if not, say so in v. Returns whether it held. */
+static bool check(struct verdict *v, const char *bdf, const char *what, long got, long want)
+{
+	if (got != want)
+		verdict_add(v, "%s %s %ld, want %ld", bdf, what, got, want);
+	return got == want;
 }
 
 struct results {
-	/* every check passed, and whether it ever needed ATS enabled */
-	bool attach_ok, detach_ok, inv_ok, dma_ok;
+	struct verdict attach, detach, inv, dma;
 	int ats_fns;		/* functions where ATS was expected */
 	int dma_fns;		/* functions with a block device read */
 	int atc_inv, cmds;	/* over the unmaps */
-	char attach_why[512], detach_why[512], inv_why[512], dma_why[512];
 };
 
 static void test_fn(struct ats_fn *f, const struct kprobes *kp, struct results *r,
@@ -502,13 +520,11 @@ static void test_fn(struct ats_fn *f, const struct kprobes *kp, struct results *
 	/* 1. With its driver, in its default domain (none without a driver) */
 	want_def = want && default_translates(f->bdf);
 	e = ats_enabled(f);
-	r->attach_ok &= expect_eq(r->attach_why, sizeof(r->attach_why), f->bdf,
-				  "ATS Enable with its driver", e, want_def);
+	check(&r->attach, f->bdf, "ATS Enable with its driver", e, want_def);
 	if (f->block[0]) {
 		ret = block_sha256(f->block, h1, &b1);
 		if (ret) {
-			r->dma_ok &= expect_eq(r->dma_why, sizeof(r->dma_why), f->bdf,
-					       "first read errno", -ret, 0);
+			check(&r->dma, f->bdf, "first read errno", -ret, 0);
 			h1[0] = 0;
 		}
 	}
@@ -546,17 +562,15 @@ static void test_fn(struct ats_fn *f, const struct kprobes *kp, struct results *
 		char m[128];
 
 		snprintf(m, sizeof(m), "vfio-pci/container (group %s) errno", grp);
-		r->attach_ok &= expect_eq(r->attach_why, sizeof(r->attach_why), f->bdf, m, -ret, 0);
+		check(&r->attach, f->bdf, m, -ret, 0);
 		goto out;
 	}
 	trace_count(kp, &n, NULL, 0);
 	e = ats_enabled(f);
-	r->detach_ok &= expect_eq(r->detach_why, sizeof(r->detach_why), f->bdf,
-				  "ATS Enable in the blocking domain", e, 0);
+	check(&r->detach, f->bdf, "ATS Enable in the blocking domain", e, 0);
 	if (kp->dir[0])
-		r->detach_ok &= expect_eq(r->detach_why, sizeof(r->detach_why), f->bdf,
-					  "pci_disable_ats() calls to block", n.disable,
-					  want_def ? gats : 0);
+		check(&r->detach, f->bdf, "pci_disable_ats() calls to block", n.disable,
+		      want_def ? gats : 0);
 	ktap_diag("ATS: %s in a VFIO container (blocking domain): Enable %d, %d pci_disable_ats()",
 		  f->bdf, e, n.disable);
 
@@ -570,18 +584,12 @@ static void test_fn(struct ats_fn *f, const struct kprobes *kp, struct results *
 		if (n.seen[i] != sids[0])
 			sids[nsids++] = n.seen[i];
 	e = ats_enabled(f);
-	if (!expect_eq(r->attach_why, sizeof(r->attach_why), f->bdf, "VFIO_SET_IOMMU errno",
-		       -ret, 0)) {
-		r->attach_ok = false;
+	if (!check(&r->attach, f->bdf, "VFIO_SET_IOMMU errno", -ret, 0))
 		goto out;
-	}
-	r->attach_ok &= expect_eq(r->attach_why, sizeof(r->attach_why), f->bdf,
-				  "ATS Enable in VFIO's domain", e, want);
+	check(&r->attach, f->bdf, "ATS Enable in VFIO's domain", e, want);
 	if (kp->dir[0]) {
-		r->attach_ok &= expect_eq(r->attach_why, sizeof(r->attach_why), f->bdf,
-					  "pci_enable_ats() calls to attach", n.enable, gats);
-		r->attach_ok &= expect_eq(r->attach_why, sizeof(r->attach_why), f->bdf,
-					  "failed pci_enable_ats() calls", n.enable_failed, 0);
+		check(&r->attach, f->bdf, "pci_enable_ats() calls to attach", n.enable, gats);
+		check(&r->attach, f->bdf, "failed pci_enable_ats() calls", n.enable_failed, 0);
 	}
 	ktap_diag("ATS: %s attached to VFIO's domain: Enable %d, %d pci_enable_ats() (%d failed)",
 		  f->bdf, e, n.enable, n.enable_failed);
@@ -600,15 +608,13 @@ static void test_fn(struct ats_fn *f, const struct kprobes *kp, struct results *
 	} else {
 		ret = -ENOMEM;
 	}
-	r->inv_ok &= expect_eq(r->inv_why, sizeof(r->inv_why), f->bdf, "map+unmap errno", -ret, 0);
+	check(&r->inv, f->bdf, "map+unmap errno", -ret, 0);
 	if (kp->cmd_probe) {
 		/* At least one with ATS (more if the unmap was split); none without */
-		r->inv_ok &= expect_eq(r->inv_why, sizeof(r->inv_why), f->bdf,
-				       "ATC_INV commands for an unmap (0, or 1 for at least one)",
-				       want ? n.atc_inv > 0 : n.atc_inv, want);
+		check(&r->inv, f->bdf, "ATC_INV commands for an unmap (0, or 1 for at least one)",
+		      want ? n.atc_inv > 0 : n.atc_inv, want);
 		/* The unmap invalidates the TLB: the probe must have seen it */
-		r->inv_ok &= expect_eq(r->inv_why, sizeof(r->inv_why), f->bdf,
-				       "unmap built no command at all", n.cmds == 0, 0);
+		check(&r->inv, f->bdf, "unmap built no command at all", n.cmds == 0, 0);
 		r->atc_inv += n.atc_inv;
 		r->cmds += n.cmds;
 	}
@@ -623,15 +629,12 @@ static void test_fn(struct ats_fn *f, const struct kprobes *kp, struct results *
 	c = g = -1;
 	trace_count(kp, &n, NULL, 0);
 	e = ats_enabled(f);
-	r->detach_ok &= expect_eq(r->detach_why, sizeof(r->detach_why), f->bdf,
-				  "ATS Enable back in the default domain", e, want_def);
+	check(&r->detach, f->bdf, "ATS Enable back in the default domain", e, want_def);
 	if (kp->dir[0]) {
 		/* VFIO detaches to the blocking domain, then gives the group back */
-		r->detach_ok &= expect_eq(r->detach_why, sizeof(r->detach_why), f->bdf,
-					  "pci_disable_ats() calls to detach", n.disable, gats);
-		r->detach_ok &= expect_eq(r->detach_why, sizeof(r->detach_why), f->bdf,
-					  "pci_enable_ats() calls back in the default domain",
-					  n.enable, want_def ? gats : 0);
+		check(&r->detach, f->bdf, "pci_disable_ats() calls to detach", n.disable, gats);
+		check(&r->detach, f->bdf, "pci_enable_ats() calls back in the default domain",
+		      n.enable, want_def ? gats : 0);
 	}
 	ktap_diag("ATS: %s container closed: Enable %d, %d pci_disable_ats(), %d pci_enable_ats()",
 		  f->bdf, e, n.disable, n.enable);
@@ -646,36 +649,26 @@ out:
 	/* 6. Its driver again: same Enable, same data */
 	for (i = 0; i < nsib; i++) {
 		ret = rebind(sib[i].bdf, sib[i].driver);
-		r->dma_ok &= expect_eq(r->dma_why, sizeof(r->dma_why), sib[i].bdf,
-				       "driver rebind errno", -ret, 0);
+		check(&r->dma, sib[i].bdf, "driver rebind errno", -ret, 0);
 	}
 	ret = rebind(f->bdf, f->driver);
-	r->dma_ok &= expect_eq(r->dma_why, sizeof(r->dma_why), f->bdf, "driver rebind errno",
-			       -ret, 0);
+	check(&r->dma, f->bdf, "driver rebind errno", -ret, 0);
 	if (f->block[0] && !ret) {
 		char blk[32];
 
 		wait_block(f->bdf, blk, sizeof(blk));
 		ret = blk[0] ? block_sha256(blk, h2, &b2) : -ENODEV;
 		r->dma_fns++;
-		if (!expect_eq(r->dma_why, sizeof(r->dma_why), f->bdf, "second read errno",
-			       -ret, 0) || !h1[0] || strcmp(h1, h2) ||
-		    (host_sha && strcmp(h2, host_sha))) {
-			size_t l = strlen(r->dma_why);
-
-			r->dma_ok = false;
-			snprintf(r->dma_why + l, sizeof(r->dma_why) - l,
-				 "%s%s sha256 %.16s before, %.16s after, host %.16s", l ? "; " : "",
-				 f->bdf, h1[0] ? h1 : "-", h2[0] ? h2 : "-",
-				 host_sha ? host_sha : "-");
-		}
+		if (check(&r->dma, f->bdf, "second read errno", -ret, 0) &&
+		    (!h1[0] || strcmp(h1, h2) || (host_sha && strcmp(h2, host_sha))))
+			verdict_add(&r->dma, "%s sha256 %.16s before, %.16s after, host %.16s",
+				    f->bdf, h1[0] ? h1 : "-", h2, host_sha ? host_sha : "-");
 		ktap_diag("ATS: %s %s read again with %s: %zu KiB, sha256 %.16s (before %.16s)",
 			  f->bdf, blk[0] ? blk : "-", f->driver, b2 >> 10, h2, h1);
 	}
 	e = ats_enabled(f);
-	r->attach_ok &= expect_eq(r->attach_why, sizeof(r->attach_why), f->bdf,
-				  "ATS Enable with its driver again", e,
-				  want && default_translates(f->bdf));
+	check(&r->attach, f->bdf, "ATS Enable with its driver again", e,
+	      want && default_translates(f->bdf));
 }
 
 /* The SMMUv3 driver's event reports ("arm-smmu-v3 <dev>: event 0x.. received") in log. */
@@ -741,8 +734,7 @@ static bool ats_expect_off(const char *const *args)
 void ats_section(const char *const *bdfs, const char *const *args, const char *host_sha)
 {
 	struct ats_fn fns[ATS_MAX_FNS];
-	struct results r = { .attach_ok = true, .detach_ok = true, .inv_ok = true,
-			     .dma_ok = true };
+	struct results r = { 0 };
 	struct kprobes kp;
 	char *log = kernel_log(), why[600], names[256] = "";
 	size_t events, after, i;
@@ -870,21 +862,21 @@ void ats_section(const char *const *bdfs, const char *const *args, const char *h
 	i = strlen(why);
 	snprintf(why + i, sizeof(why) - i, "; ATS Enable stayed 0 throughout%s",
 		 probes ? ", no pci_enable_ats() call" : "");
-	if (!r.attach_ok)
-		ktap_result(false, "ats_enabled_on_attach", "%s%s", r.attach_why,
+	if (r.attach.failed)
+		ktap_result(false, "ats_enabled_on_attach", "%s%s", r.attach.why,
 			    r.ats_fns ? " (ATS also stays off behind a root complex whose firmware does not declare ATS, and for an untrusted function: say ats_expect=0 there)" : "");
 	else if (!r.ats_fns)
 		ktap_skip("ats_enabled_on_attach", why);
 	else
 		ktap_result(true, "ats_enabled_on_attach", NULL);
-	if (!r.detach_ok)
-		ktap_result(false, "ats_disabled_on_detach", "%s", r.detach_why);
+	if (r.detach.failed)
+		ktap_result(false, "ats_disabled_on_detach", "%s", r.detach.why);
 	else if (!r.ats_fns)
 		ktap_skip("ats_disabled_on_detach", why);
 	else
 		ktap_result(true, "ats_disabled_on_detach", NULL);
-	if (!r.inv_ok) {
-		ktap_result(false, "atc_inv_on_unmap", "%s", r.inv_why);
+	if (r.inv.failed) {
+		ktap_result(false, "atc_inv_on_unmap", "%s", r.inv.why);
 	} else if (!probes || !kp.cmd_probe) {
 		ktap_skip("atc_inv_on_unmap", probes ? "arm_smmu_cmdq_build_cmd() cannot be probed (inlined?)" :
 			  kp.why);
@@ -897,8 +889,8 @@ void ats_section(const char *const *bdfs, const char *const *args, const char *h
 	} else {
 		ktap_result(true, "atc_inv_on_unmap", NULL);
 	}
-	if (!r.dma_ok)
-		ktap_result(false, "ats_dma_checksums", "%s", r.dma_why);
+	if (r.dma.failed)
+		ktap_result(false, "ats_dma_checksums", "%s", r.dma.why);
 	else if (!r.dma_fns)
 		ktap_skip("ats_dma_checksums", "no block device below the ATS-capable functions");
 	else
