@@ -668,13 +668,19 @@ static void test_kunit_passed(void)
 /* make lava's server tests: /bin/guest-tests server [BDF...] [ats_expect=0] */
 static int server_main(int argc, char **argv)
 {
-	const char *bdfs[32] = { NULL }, *args[8] = { NULL };
-	int i, nb = 0, na = 0;
+	/* NULL-terminated lists of the BDFs and of the key=value arguments */
+	const char **bdfs = calloc(argc, sizeof(*bdfs)), **args = calloc(argc, sizeof(*args));
+	int i, nb = 0, na = 0, ret;
 
+	if (!bdfs || !args) {
+		free(bdfs);
+		free(args);
+		return 1;
+	}
 	for (i = 2; i < argc; i++) {
-		if (strchr(argv[i], '=') && na < 7)
+		if (strchr(argv[i], '='))
 			args[na++] = argv[i];
-		else if (!strchr(argv[i], '=') && nb < 31)
+		else
 			bdfs[nb++] = argv[i];
 	}
 	/*
@@ -693,7 +699,10 @@ static int server_main(int argc, char **argv)
 	test_kernel_log_clean();
 	ktap_end();
 	printf("harness-guest: end\n");
-	return ktap_failed;
+	ret = ktap_failed;
+	free(bdfs);
+	free(args);
+	return ret;
 }
 
 static void shell(void)
