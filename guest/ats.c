@@ -57,9 +57,6 @@
 
 #include "harness.h"
 
-#define PCI_EXT_CAP_ID_ATS	0x0f
-#define PCI_ATS_CTRL		0x06
-#define PCI_ATS_CTRL_ENABLE	0x8000
 #define ARM_SMMU_FEAT_ATS	(1 << 5)
 #define CMDQ_OP_ATC_INV		0x40
 #define ATS_MAX_FNS		16
@@ -242,40 +239,13 @@ static void trace_count(const struct kprobes *kp, struct counts *c, const unsign
 	fclose(f);
 }
 
-/* The ATS capability of bdf, 0 if none; its ATS Control in *ctrl. */
-static unsigned int ats_cap(const char *bdf, unsigned int *ctrl)
-{
-	uint8_t cfg[4096];
-	unsigned int pos = 0x100, ttl = 64;
-	char path[128];
-	int fd, n;
-
-	*ctrl = 0;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	n = pread(fd, cfg, sizeof(cfg), 0);
-	close(fd);
-	while (n == (int)sizeof(cfg) && pos >= 0x100 && pos <= sizeof(cfg) - 8 && ttl--) {
-		uint32_t hdr = cfg[pos] | cfg[pos + 1] << 8 | cfg[pos + 2] << 16 |
-			       (uint32_t)cfg[pos + 3] << 24;
-
-		if ((hdr & 0xffff) == PCI_EXT_CAP_ID_ATS) {
-			*ctrl = cfg[pos + PCI_ATS_CTRL] | cfg[pos + PCI_ATS_CTRL + 1] << 8;
-			return pos;
-		}
-		pos = (hdr >> 20) & 0xffc;
-	}
-	return 0;
-}
 
 /* ATS Control Enable of f now: 1, 0, or -1 when it cannot be read. */
 static int ats_enabled(const struct ats_fn *f)
 {
 	unsigned int ctrl;
 
-	if (ats_cap(f->bdf, &ctrl) != f->cap || !f->cap)
+	if (pci_ats_cap(f->bdf, &ctrl) != f->cap || !f->cap)
 		return -1;
 	return !!(ctrl & PCI_ATS_CTRL_ENABLE);
 }
@@ -400,7 +370,7 @@ static int group_ats(const char *grp)
 	while (d && (e = readdir(d))) {
 		unsigned int ctrl;
 
-		n += e->d_name[0] != '.' && ats_cap(e->d_name, &ctrl);
+		n += e->d_name[0] != '.' && pci_ats_cap(e->d_name, &ctrl);
 	}
 	if (d)
 		closedir(d);
@@ -766,7 +736,7 @@ void ats_section(const char *const *bdfs, const char *const *args, const char *h
 		for (k = 0; k < m; k++) {
 			unsigned int ctrl;
 
-			if (list[k]->d_name[0] != '.' && ats_cap(list[k]->d_name, &ctrl)) {
+			if (list[k]->d_name[0] != '.' && pci_ats_cap(list[k]->d_name, &ctrl)) {
 				if (n < ATS_MAX_FNS)
 					snprintf(fns[n++].bdf, sizeof(fns[0].bdf), "%s",
 						 list[k]->d_name);
@@ -784,7 +754,7 @@ void ats_section(const char *const *bdfs, const char *const *args, const char *h
 		char path[128];
 		size_t l = strlen(names);
 
-		f->cap = ats_cap(f->bdf, &ctrl);
+		f->cap = pci_ats_cap(f->bdf, &ctrl);
 		nocap += !f->cap;
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", f->bdf);
 		if (link_basename(path, f->driver, sizeof(f->driver)))

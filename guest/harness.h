@@ -42,6 +42,9 @@ int pci_find_all(unsigned int vendor, unsigned int device, char (*bdf)[32], int 
 /* The end of the KUnit results in a kernel log: the line of the last "ok". */
 const char *kunit_end(const char *log);
 unsigned int pci_sid(const char *bdf);	/* requester ID: bus << 8 | devfn */
+/* The offset of bdf's ATS capability, 0 if none; its ATS Control in *ctrl. */
+unsigned int pci_ats_cap(const char *bdf, unsigned int *ctrl);
+#define PCI_ATS_CTRL_ENABLE	0x8000
 int pci_bind(const char *bdf, const char *driver);
 int pci_unbind(const char *bdf);	/* from whatever driver has it; 0 if none */
 

@@ -190,6 +190,36 @@ unsigned int pci_sid(const char *bdf)
 	return bus << 8 | dev << 3 | fn;
 }
 
+#define PCI_EXT_CAP_ID_ATS	0x0f
+#define PCI_ATS_CTRL		0x06
+
+unsigned int pci_ats_cap(const char *bdf, unsigned int *ctrl)
+{
+	uint8_t cfg[4096];
+	unsigned int pos = 0x100, ttl = 64;
+	char path[128];
+	int fd, n;
+
+	*ctrl = 0;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = pread(fd, cfg, sizeof(cfg), 0);
+	close(fd);
+	while (n == (int)sizeof(cfg) && pos >= 0x100 && pos <= sizeof(cfg) - 8 && ttl--) {
+		uint32_t hdr = cfg[pos] | cfg[pos + 1] << 8 | cfg[pos + 2] << 16 |
+			       (uint32_t)cfg[pos + 3] << 24;
+
+		if ((hdr & 0xffff) == PCI_EXT_CAP_ID_ATS) {
+			*ctrl = cfg[pos + PCI_ATS_CTRL] | cfg[pos + PCI_ATS_CTRL + 1] << 8;
+			return pos;
+		}
+		pos = (hdr >> 20) & 0xffc;
+	}
+	return 0;
+}
+
 /* Bind bdf to driver (through driver_override), unbinding it first. */
 int pci_unbind(const char *bdf)
 {

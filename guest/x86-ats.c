@@ -43,57 +43,16 @@
 
 #define VIRTIO_VENDOR		0x1af4
 #define VIRTIO_BLK_MODERN	0x1042
-#define PCI_EXT_CAP_ID_ATS	0x0f
-#define PCI_ATS_CTRL		0x06
-#define PCI_ATS_CTRL_ENABLE	0x8000
 
 static char bdf[32];
 static unsigned int ats_pos;	/* offset of the ATS capability, 0 if none */
 
-/* The device's configuration space (4 KiB through MMCONFIG); <0 on error. */
-static int read_config(uint8_t cfg[4096])
-{
-	char path[128];
-	int fd, n;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -errno;
-	n = pread(fd, cfg, 4096, 0);
-	n = n < 0 ? -errno : n;
-	close(fd);
-	return n;
-}
-
-static unsigned int find_ats(void)
-{
-	uint8_t cfg[4096];
-	unsigned int pos = 0x100, ttl = 64;
-
-	if (read_config(cfg) != 4096)
-		return 0;
-	while (pos >= 0x100 && pos < 4093 && ttl--) {
-		uint32_t hdr = cfg[pos] | cfg[pos + 1] << 8 | cfg[pos + 2] << 16 |
-			       (uint32_t)cfg[pos + 3] << 24;
-
-		if ((hdr & 0xffff) == PCI_EXT_CAP_ID_ATS)
-			return pos;
-		pos = hdr >> 20;
-	}
-	return 0;
-}
-
 /* ATS Control, or -1 when it cannot be read. */
 static int ats_ctrl(const char *step)
 {
-	uint8_t cfg[4096];
-	int ctrl;
+	unsigned int c;
+	int ctrl = ats_pos && pci_ats_cap(bdf, &c) == ats_pos ? (int)c : -1;
 
-	if (!ats_pos || read_config(cfg) != 4096)
-		ctrl = -1;
-	else
-		ctrl = cfg[ats_pos + PCI_ATS_CTRL] | cfg[ats_pos + PCI_ATS_CTRL + 1] << 8;
 	printf("x86-ats: ats_ctrl %s 0x%04x\n", step, ctrl < 0 ? 0xffff : ctrl);
 	fflush(stdout);
 	return ctrl;
@@ -245,9 +204,10 @@ static void test_probed(void)
 static bool test_after_probe(void)
 {
 	char drv[32], type[32];
+	unsigned int c;
 	int ctrl;
 
-	ats_pos = find_ats();
+	ats_pos = pci_ats_cap(bdf, &c);
 	ctrl = ats_ctrl("probe");
 	driver_of(drv, sizeof(drv));
 	domain_type(type, sizeof(type));

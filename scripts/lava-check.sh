@@ -211,37 +211,15 @@ else
 fi
 # Every case of guest_server recorded, none failed; the ATS section's counts
 # came from kprobe events (the server kernel has them)
-if /usr/bin/python3 - "$out/lava-run.log" >"$out/guest-results.txt" 2>&1 <<'EOF'; then
-import json, sys, yaml
-want = ["smmuv3_probed", "pci_devices_in_dma_domains", "kunit_suites_passed", "ats_functions",
-        "ats_enabled_on_attach", "ats_disabled_on_detach", "atc_inv_on_unmap",
-        "ats_dma_checksums", "ats_no_smmu_events", "kernel_log_clean"]
-got, text = {}, []
-for line in open(sys.argv[1], errors="replace"):
-    line = line.strip().removeprefix("- ")
-    if not line.startswith("{"):
-        continue
-    try:
-        rec = json.loads(line)
-    except ValueError:
-        try:  # starttc/endtc carry YAML tags
-            rec = yaml.safe_load(line)
-        except yaml.YAMLError:
-            continue
-    if not isinstance(rec, dict):
-        continue
-    msg = rec.get("msg")
-    if rec.get("lvl") == "results" and isinstance(msg, dict) and msg.get("definition") == "0_guest_server":
-        got[msg["case"]] = msg["result"]
-    elif rec.get("lvl") == "target" and isinstance(msg, str):
-        text.append(msg)
-bad = [f"{c}: {got.get(c, 'missing')}" for c in want if got.get(c) not in ("pass", "skip")]
-if "ATS: no driver call counts" in "\n".join(text):
-    bad.append("the ATS section ran without kprobe events")
-print(", ".join(f"{c} {got.get(c)}" for c in want))
-sys.exit("; ".join(bad) if bad else 0)
-EOF
-	result "PASS $p:guest_results ($(grep -c ' pass' <<<"$(tr ',' '\n' <"$out/guest-results.txt")") pass, $(grep -c ' skip' <<<"$(tr ',' '\n' <"$out/guest-results.txt")") skip)"
+req=()
+for c in smmuv3_probed pci_devices_in_dma_domains kunit_suites_passed ats_functions \
+	ats_enabled_on_attach ats_disabled_on_detach atc_inv_on_unmap ats_dma_checksums \
+	ats_no_smmu_events kernel_log_clean; do
+	req+=(--require "$c")
+done
+if /usr/bin/python3 "$TOP/scripts/lava-compare.py" "$out/lava-run.log" --definition 0_guest_server \
+	"${req[@]}" --forbid "ATS: no driver call counts" >"$out/guest-results.txt" 2>&1; then
+	result "PASS $p:guest_results ($(sed -n "s/^lava (0_guest_server): //p" "$out/guest-results.txt"))"
 else
 	result "FAIL $p:guest_results: $(tail -n 1 "$out/guest-results.txt")"
 fi

@@ -13,6 +13,9 @@ and, when given, kunit.py parse's JSON (status PASS / FAIL / SKIPPED);
 console lines between "harness-guest: begin" and "harness-guest: end").
 The reason of a fail or skip, as LAVA logged it between STARTTC and ENDTC, is
 shown and checked against the KTAP's ("# name: why" / "# SKIP why").
+--require CASE (repeatable): LAVA must have recorded CASE as pass or skip;
+--forbid TEXT (repeatable): the KTAP printed in the LAVA boot must not hold
+TEXT (a diagnostic line saying a part of the tests could not run).
 Prints one line per case and the counts; exit status 1 on any mismatch or
 when LAVA recorded no case of the definition.
 """
@@ -147,6 +150,8 @@ def main():
     ap.add_argument("--json", action="append", default=[])
     ap.add_argument("--definition", default="0_guest")
     ap.add_argument("--ktap-in-lava-log", action="store_true")
+    ap.add_argument("--require", action="append", default=[])
+    ap.add_argument("--forbid", action="append", default=[])
     a = ap.parse_args()
 
     lava, other = lava_results(a.lava_log, a.definition)
@@ -183,10 +188,17 @@ def main():
     if not lava_res:
         print("no LAVA results for the definition", a.definition)
         return 1
+    unmet = [f"{c}: {lava_res.get(c, 'missing')}" for c in a.require
+             if lava_res.get(c) not in ("pass", "skip")]
+    unmet += [f"the guest printed {t!r}" for t in a.forbid if any(t in line for line in printed)]
+    if unmet:
+        print("unmet: " + "; ".join(unmet))
+        return 1
     if bad:
         print(f"{bad} mismatch(es)")
         return 1
-    print("all cases match")
+    print("all cases match" + (f", the {len(a.require)} required ones pass or skip"
+                               if a.require else ""))
     return 0
 
 
