@@ -27,13 +27,25 @@ int read_filef(char *buf, size_t len, const char *fmt, ...)
 int write_file(const char *path, const char *val);
 int link_basename(const char *path, char *buf, size_t len);
 const char *cmdline_get(const char *key);	/* value of key= on /proc/cmdline */
-char *kernel_log(void);				/* malloc'ed dmesg text */
-/* /init's start: /proc, /sys, /dev (devtmpfs), debugfs, console loglevel */
+/* malloc'ed dmesg text: the kernel's records only (not the guest's lines) */
+char *kernel_log(void);
+/* /init's start: /proc, /sys, /dev (devtmpfs), debugfs */
+void guest_mount(void);
 int guest_load_modules(void);			/* /lib/modules/load, in order */
+/* guest_mount(), console_to_kmsg(), then the console loglevel */
 void guest_setup(int console_level);
 void guest_poweroff(void);			/* never returns */
 size_t count_substr(const char *hay, const char *needle);
 uint64_t now_ns(void);
+
+/*
+ * console.c: stdout and stderr of /init as kernel log records, one a line,
+ * so that the kernel's messages cannot split them on the console (0, or
+ * -errno with the output left on the tty, said on it); the race provoked.
+ */
+int console_to_kmsg(void);
+void console_noise_start(int records, int probes_each);
+void console_noise_finish(int probes_each);
 
 /* PCI helpers over /sys/bus/pci/devices. */
 int pci_find(unsigned int vendor, unsigned int device, char *bdf, size_t len);

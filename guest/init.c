@@ -61,6 +61,7 @@
 #define IOVA_DST	0x200000
 #define IOVA_UNMAPPED	0x800000
 #define FAULT_LEN	64	/* one translation fault per 4 bytes */
+#define CONSOLE_PROBES	100	/* guest.console_noise: lines before, after modules */
 
 static bool run_mode;	/* make run: human output instead of KTAP */
 /*
@@ -711,15 +712,29 @@ int main(int argc, char **argv)
 	char edu[32] = "";
 	int has_edu;
 
+	as_program = getpid() != 1;
+	if (!as_program) {
+		const char *noise;
+
+		guest_mount();
+		/*
+		 * Every line as a kernel log record (console.c);
+		 * guest.console=tty keeps the old way, to show what
+		 * guest.console_noise does to it
+		 */
+		noise = cmdline_get("guest.console");
+		if (!noise || strcmp(noise, "tty"))
+			console_to_kmsg();
+		noise = cmdline_get("guest.console_noise");
+		if (noise)
+			console_noise_start(atoi(noise), CONSOLE_PROBES);
+	}
 	/* Modules first, while their KUnit KTAP still reaches the console */
 	mods = !access("/lib/modules/load", R_OK);
 	mods_failed = guest_load_modules();
-	/* Keep kernel messages off the console: the KTAP must not interleave */
-	as_program = getpid() != 1;
-	if (as_program)	/* already mounted: only the console level */
-		klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, NULL, 1);
-	else
-		guest_setup(1);
+	console_noise_finish(CONSOLE_PROBES);
+	/* Kernel messages off the console: noise for the KTAP, slow under TCG */
+	klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, NULL, 1);
 	if (mods)
 		mods_waited = wait_for_disks(30000);
 	if (as_program && argc > 1 && !strcmp(argv[1], "server"))

@@ -11,7 +11,6 @@
  *       ok 1 name
  *   ok 1 guest
  */
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -31,26 +30,30 @@ void ktap_begin(const char *suite, int planned)
 	fflush(stdout);
 }
 
-/* Threads of one test (stress.c) may report at once: one line at a time */
+/*
+ * Threads of one test (stress.c) may report at once: each line is made of
+ * several printf()s, so stdout is held across them (flockfile) and a line
+ * reaches the console whole.
+ */
 void ktap_diag(const char *fmt, ...)
 {
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	va_list ap;
 
-	pthread_mutex_lock(&lock);
+	flockfile(stdout);
 	printf("    # ");
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
 	fflush(stdout);
-	pthread_mutex_unlock(&lock);
+	funlockfile(stdout);
 }
 
 void ktap_result(bool ok, const char *name, const char *fmt, ...)
 {
 	va_list ap;
 
+	flockfile(stdout);
 	if (!ok) {
 		ktap_failed++;
 		if (fmt) {
@@ -63,6 +66,7 @@ void ktap_result(bool ok, const char *name, const char *fmt, ...)
 	}
 	printf("    %s %d %s\n", ok ? "ok" : "not ok", ++test_no, name);
 	fflush(stdout);
+	funlockfile(stdout);
 }
 
 void ktap_skip(const char *name, const char *why)

@@ -93,6 +93,30 @@ const char *cmdline_get(const char *key)
 	return NULL;
 }
 
+/*
+ * Each line of SYSLOG_ACTION_READ_ALL starts with "<PRI>", PRI = facility * 8
+ * + level: the guest's own lines (console.c) and anything else user space
+ * logged have a facility, the kernel's messages have none (PRI < 8).
+ */
+static void drop_user_records(char *log)
+{
+	char *r = log, *w = log;
+
+	while (*r) {
+		char *nl = strchr(r, '\n');
+		size_t len = nl ? (size_t)(nl - r + 1) : strlen(r);
+		char *end = r;
+		long pri = r[0] == '<' ? strtol(r + 1, &end, 10) : -1;
+
+		if (pri < 8 || *end != '>') {
+			memmove(w, r, len);
+			w += len;
+		}
+		r += len;
+	}
+	*w = 0;
+}
+
 char *kernel_log(void)
 {
 	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
@@ -110,6 +134,7 @@ char *kernel_log(void)
 		return NULL;
 	}
 	buf[n] = 0;
+	drop_user_records(buf);
 	return buf;
 }
 
@@ -348,7 +373,7 @@ int guest_load_modules(void)
 	return failed;
 }
 
-void guest_setup(int console_level)
+void guest_mount(void)
 {
 	mkdir("/proc", 0755);
 	mkdir("/sys", 0755);
@@ -359,6 +384,12 @@ void guest_setup(int console_level)
 	/* Absent from a kernel without debugfs: nothing then uses it */
 	mkdir("/sys/kernel/debug", 0755);
 	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+}
+
+void guest_setup(int console_level)
+{
+	guest_mount();
+	console_to_kmsg();
 	klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, NULL, console_level);
 }
 

@@ -41,6 +41,9 @@ import statistics
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from console import lines as console_lines  # noqa: E402 (scripts/console.py)
+
 MARK_TRACE = re.compile(r"^pci_cfg_write gpex-root 00:00\.0 @0x3c <- (0x[0-9a-f]+)")
 MARK_CONS = re.compile(r"^harness-bench-mark: (\d+) (\S+)")
 OPCODE = re.compile(r"^smmuv3_cmdq_opcode\s+<---\s+(?:SMMU_CMD_)?(\S+)")
@@ -85,30 +88,29 @@ def summarize(rundir):
     results, errors, info = {}, [], []
     matrix = None
     status = None
-    with open(os.path.join(rundir, "console.log"), errors="replace") as fh:
-        for line in fh:
-            line = line.rstrip("\n")
-            m = MARK_CONS.match(line)
-            if m:
-                labels[int(m.group(1))] = m.group(2)
-                continue
-            m = RESULT.match(line)
-            if m:
-                results[m.group(1)] = [float(m.group(2)), m.group(3)]
-                continue
-            m = ERROR.match(line)
-            if m:
-                errors.append(m.group(1))
-                continue
-            m = INFO.match(line)
-            if m:
-                info.append(m.group(1))
-                continue
-            m = MATRIX.search(line)
-            if m:
-                matrix = [int(x) for x in m.groups()]
-            if line.startswith("harness-bench-status:"):
-                status = line.split()[-1]
+    # the console as parsed: printk's prefix off (scripts/console.py)
+    for line in console_lines(os.path.join(rundir, "console.log")):
+        m = MARK_CONS.match(line)
+        if m:
+            labels[int(m.group(1))] = m.group(2)
+            continue
+        m = RESULT.match(line)
+        if m:
+            results[m.group(1)] = [float(m.group(2)), m.group(3)]
+            continue
+        m = ERROR.match(line)
+        if m:
+            errors.append(m.group(1))
+            continue
+        m = INFO.match(line)
+        if m:
+            info.append(m.group(1))
+            continue
+        m = MATRIX.search(line)
+        if m:
+            matrix = [int(x) for x in m.groups()]
+        if line.startswith("harness-bench-status:"):
+            status = line.split()[-1]
 
     seg = 0
     cmds = collections.defaultdict(collections.Counter)

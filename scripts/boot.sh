@@ -8,6 +8,8 @@
 #
 # Writes, in $QDIR (default build/qemu, or the variant's logs dir):
 #   console.log  the serial console      trace.log  QEMU's smmuv3 trace
+#   console.txt  the console as parsed: printk's prefix off every line
+#                (scripts/console.py: the guest's lines are kernel records)
 #   qemu.cmd     the exact command line
 # BOOT_TIMEOUT (seconds, default 600) bounds the run; on timeout the console
 # tail is printed and the exit status is 124.
@@ -83,6 +85,7 @@ run)
 	set +e
 	timeout --foreground -k 10 "$TIMEOUT" "${qemu[@]}" -serial stdio -monitor none \
 		</dev/null 2>"$QDIR/qemu.out" | tee "$CONSOLE" |
+		sed -u -E -e 's/\r$//' -e 's/^\[ *[0-9]+\.[0-9]+\](\[ *[CT][0-9]+\])? ?//' |
 		sed -n '/^harness-guest: begin/,/^harness-guest: end/{/^harness-/!p}'
 	rc=${PIPESTATUS[0]}
 	set -e
@@ -94,6 +97,7 @@ shell)
 *) die "boot.sh: unknown mode '$MODE'" "use check, run or shell" ;;
 esac
 
+[ ! -f "$CONSOLE" ] || python3 "$TOP/scripts/console.py" text "$CONSOLE" "$QDIR/console.txt"
 if [ $rc = 124 ] || [ $rc = 137 ]; then
 	tail_log "$CONSOLE" 40
 	die "QEMU did not finish within $TIMEOUT s (BOOT_TIMEOUT) and was killed" \
@@ -104,13 +108,15 @@ if [ $rc != 0 ]; then
 	tail_log "$CONSOLE" 40
 	die "QEMU exited with status $rc" "command: ${QDIR#"$TOP"/}/qemu.cmd"
 fi
-if ! grep -q '^harness-guest: end' "$CONSOLE"; then
+if ! grep -q '^harness-guest: end$' "$QDIR/console.txt"; then
 	tail_log "$CONSOLE" 40
-	if ! grep -q 'harness-guest: begin' "$CONSOLE"; then
+	why=$(python3 "$TOP/scripts/console.py" cut "$QDIR/console.txt" "harness-guest: begin" \
+		"harness-guest: end" /dev/null --what "the guest's output") || true
+	if ! grep -q 'harness-guest: begin' "$QDIR/console.txt"; then
 		die "the kernel did not reach /init (or /init did not start the tests)" \
 			"the console tail is above; full console: ${CONSOLE#"$TOP"/}"
 	fi
-	die "the guest tests did not finish (no 'harness-guest: end' line)" \
+	die "the guest tests did not finish: $why" \
 		"the console tail is above; full console: ${CONSOLE#"$TOP"/}"
 fi
 echo "$((SECONDS - start))" >"$QDIR/boot.seconds"

@@ -21,10 +21,14 @@ when LAVA recorded no case of the definition.
 """
 import argparse
 import json
+import os
 import re
 import sys
 
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from console import text as console_text  # noqa: E402 (scripts/console.py)
 
 
 def log_records(path):
@@ -55,7 +59,7 @@ def lava_reasons_and_ktap(path):
     for rec in log_records(path):
         if rec.get("lvl") != "target" or not isinstance(rec.get("msg"), str):
             continue
-        msg = rec["msg"]
+        msg = console_text(rec["msg"])[0]
         m = re.match(r"<LAVA_SIGNAL_(START|END)TC (\S+)>", msg)
         if m:
             cur = m.group(2) if m.group(1) == "START" else None

@@ -232,7 +232,9 @@ uefi_arm64() {
 # events (-D FILE is the caller's). The last two print one QEMU option and
 # its value a line.
 guest_append() {
-	echo "console=ttyAMA0 panic=-1 panic_on_warn=1 loglevel=7 rdinit=/init" \
+	# (log_buf_len: the guest's lines are kernel log records too, and
+	# kernel_log_clean still reads the KUnit results of the boot)
+	echo "console=ttyAMA0 panic=-1 panic_on_warn=1 loglevel=7 log_buf_len=4M printk.devkmsg=on rdinit=/init" \
 		"vfio_iommu_type1.allow_unsafe_interrupts=1" \
 		"guest.mode=$1 guest.smmu=$2 guest.smmu_features=$(smmu_features "$2")" \
 		"guest.sha_vda=$3 guest.sha_nvme=$4"

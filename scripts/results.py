@@ -68,6 +68,14 @@ def main():
                     failed += 1
                     failures.append(rest)
 
+    # What the console cut found where a suite's KTAP should be
+    # (scripts/console.py cut; check.sh writes <suite>-cut.txt next to the JSON)
+    found = {}
+    for f in os.listdir(d):
+        if f.endswith("-cut.txt"):
+            with open(os.path.join(d, f)) as fh:
+                why = fh.read().strip()
+            found[f[:-len("-cut.txt")]] = why or "the cut holds KTAP, but kunit.py parse found no suite in it"
     config = ""
     if len(sys.argv) > 3 and os.path.exists(sys.argv[3]):
         with open(sys.argv[3]) as fh:
@@ -84,7 +92,7 @@ def main():
                 continue
             failed += 1
             failures.append(f"{name}: suite expected (configs/expected-suites) "
-                            "but absent from the output: not built or crashed?")
+                            f"but absent from the output: {found.get(name, 'not built or crashed?')}")
 
     if failures:
         print("Failures:")

@@ -29,6 +29,7 @@ import re
 import subprocess
 import sys
 
+from console import lines as console_lines  # scripts/console.py
 from results import walk  # the KTAP JSON walk of make check's results.py
 
 SPLATS = [
@@ -108,7 +109,9 @@ def main():
         res.append((verdict, name, detail))
 
     console_path = os.path.join(d, "console.log")
-    console = open(console_path, errors="replace").read() if os.path.exists(console_path) else ""
+    # as parsed: printk's prefix off every line (the guest's lines are kernel
+    # log records, guest/console.c)
+    console = "\n".join(console_lines(console_path)) if os.path.exists(console_path) else ""
     if not console:
         put("FAIL", "boot", "no console.log")
 

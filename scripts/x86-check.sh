@@ -155,7 +155,7 @@ sha=$(cat "$img.sha256")
 
 # --- boot -----------------------------------------------------------------------
 CONSOLE=$XD/console.log TRACE=$XD/trace.log
-append="console=ttyS0 panic=-1 panic_on_warn=1 iommu.strict=1 loglevel=7 rdinit=/init"
+append="console=ttyS0 panic=-1 panic_on_warn=1 iommu.strict=1 loglevel=7 printk.devkmsg=on rdinit=/init"
 append+=" guest.sha_vda=$sha guest.x86_cycles=${X86_CYCLES:-3} ${X86_GUEST_ARGS:-}"
 # shellcheck disable=SC2054 # commas are QEMU syntax
 qemu=(qemu-system-x86_64 -accel tcg
@@ -176,8 +176,10 @@ timeout --foreground -k 10 "$TIMEOUT" "${qemu[@]}" </dev/null >"$XD/qemu.out" 2>
 secs=$((SECONDS - bt))
 echo "$secs" >"$XD/boot.seconds"
 touch "$CONSOLE" "$TRACE"
-# The serial console ends its lines with CR LF: keep LF only.
-tr -d '\r' <"$CONSOLE" >"$CONSOLE.tmp" && mv "$CONSOLE.tmp" "$CONSOLE"
+# Parsed from here on: the console without CRs and printk's prefixes (the
+# guest's lines are kernel log records: guest/console.c, scripts/console.py)
+python3 "$TOP/scripts/console.py" text "$CONSOLE" "$XD/console.txt"
+CONSOLE=$XD/console.txt
 
 panic=$(grep -m1 -E 'Kernel panic|panic_on_warn set' "$CONSOLE" || true)
 splat=$(grep -m1 -E 'WARNING:|BUG:|Oops|cut here' "$CONSOLE" || true)
@@ -209,7 +211,10 @@ if ! grep -q '^harness-guest: begin' "$CONSOLE"; then
 fi
 
 # --- the guest's KTAP -> x86_ats:<test> lines ---------------------------------------
-awk '/^harness-guest: end/ { exit } on { print } /^harness-guest: begin/ { on = 1 }' "$CONSOLE" >"$XD/guest-ktap.log"
+if ! why=$(python3 "$TOP/scripts/console.py" cut "$CONSOLE" "harness-guest: begin" "harness-guest: end" \
+	"$XD/guest-ktap.log" --what "the guest's KTAP" --ktap); then
+	fail ktap "$why (${CONSOLE#"$TOP"/})"
+fi
 sed -n '/^x86-ats: kernel log begin/,/^x86-ats: kernel log end/p' "$CONSOLE" >"$XD/kernel-log.txt"
 planned=$(sed -n 's/^    1\.\.\([0-9]*\)$/\1/p' "$XD/guest-ktap.log" | head -1)
 seen=0
