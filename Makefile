@@ -8,6 +8,7 @@
 #            LAVA_URL=https://host/path (make lava: where a lab fetches build/lava/)
 export LAVA_URL
 export SERIES EXTRA_PATCHES FORCE JOBS BOOT_TIMEOUT KUNIT_ARGS GUEST_ARGS
+export HARNESS_CACHE
 export CHECK_X86 CHECK_CONFIGS CONFIGS_ONLY CONFIG_BOOT_TIMEOUT X86_DIR X86_BOOT_TIMEOUT X86_CYCLES X86_GUEST_ARGS
 export STRESS_SECS STRESS_OPS STRESS_PHASE_SECS STRESS_FAILSLAB_PCT STRESS_KASAN STRESS_DIR \
 	STRESS_KEEP_TRACE STRESS_BOOT_TIMEOUT STRESS_PARALLEL BUILD_LOCK BUILD_NICE
@@ -32,7 +33,7 @@ help:
 	@echo "make lava     LAVA jobs (QEMU s1, s2, nested; an arm64 server over the network) and their inputs in build/lava"
 	@echo "              (LAVA_URL=https://... for a lab; LAVA_DEVICE_TYPE, LAVA_PCI_DEVICES for the server job)"
 	@echo "make lava-check  as root: lava-run each job (the server job on QEMU + UEFI), LAVA's results checked case by case"
-	@echo "make clean    remove build outputs (keeps the trees and the ccache)"
+	@echo "make clean    remove build outputs (keeps the trees; the ccache is in HARNESS_CACHE)"
 	@echo "Variables: SERIES=none  EXTRA_PATCHES=\"a.patch b.patch\"  FORCE=1"
 
 deps:

@@ -10,11 +10,14 @@ kdir=$BUILD/kunit
 [ "$VARIANT" = main ] || kdir=$BUILD/$VARIANT/kunit
 [ -f "$SRC/tools/testing/kunit/kunit.py" ] || die "no kernel tree at ${SRC#"$TOP"/}" "run 'make tree' first"
 mkdir -p "$kdir"
+# kunit.py runs qemu-system-aarch64 from PATH: the pinned one, whatever the
+# machine has installed (a fresh machine has none)
+qemu_aarch64_on_path
 info "kunit.py run --arch=arm64 (build dir ${kdir#"$TOP"/}, log ${VLOGS#"$TOP"/}/kunit.log)"
 cd "$SRC"
 set +e
 # shellcheck disable=SC2086
-python3 tools/testing/kunit/kunit.py run --arch=arm64 --cross_compile="$CROSS" \
+/usr/bin/python3 tools/testing/kunit/kunit.py run --arch=arm64 --cross_compile="$CROSS" \
 	--kunitconfig="$TOP/configs/kunit.config" --build_dir="$kdir" --jobs="$JOBS" \
 	--timeout=300 ${KUNIT_ARGS:-} 2>&1 | tee "$VLOGS/kunit.log"
 rc=${PIPESTATUS[0]}

@@ -24,9 +24,17 @@ export ARCH=arm64
 CROSS=aarch64-linux-gnu-
 JOBS=${JOBS:-$(nproc)}
 
-# ccache: one cache for all trees; paths made relative so that worktrees with
-# the same layout hit the same entries.
-export CCACHE_DIR=${CCACHE_DIR:-$BUILD/ccache}
+# Caches that outlive a clone (HARNESS_CACHE, default ~/.cache/smmuv3-series,
+# or under XDG_CACHE_HOME): a second clone on the same machine, which is what
+# CI's clean clone of main is, starts warm. Nothing there is trusted blindly:
+# ccache checks its own entries, and what else is kept there is checked
+# against base/*.conf before use. make clean leaves it; rm -rf removes it.
+HARNESS_CACHE=${HARNESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/smmuv3-series}
+export HARNESS_CACHE
+# ccache: one cache for all trees and clones; paths made relative to build/
+# (CCACHE_BASEDIR) so that worktrees and clones with the same layout hit the
+# same entries. CCACHE_DIR overrides the place.
+export CCACHE_DIR=${CCACHE_DIR:-$HARNESS_CACHE/ccache}
 export CCACHE_BASEDIR=$BUILD
 export CCACHE_NOHASHDIR=1
 export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
@@ -167,6 +175,56 @@ qemu_aarch64() {
 		"$TOP/scripts/qemu-fetch.sh" >/dev/null || die "the pinned QEMU is not available" \
 			"see the error above; 'make deps' fetches it and installs its libraries"
 	fi
+}
+
+# debian_archive: the Debian archive the machine's own apt sources use for its
+# release (the first "deb" entry whose suite is the release's codename, in
+# sources.list or sources.list.d, one-line or deb822), so that a machine with a
+# mirror of its own fetches from it; nothing printed (status 1) if none.
+debian_archive() {
+	/usr/bin/python3 - "$(. /etc/os-release && echo "${VERSION_CODENAME:-}")" <<'EOF'
+import glob, sys
+cn = sys.argv[1]
+for f in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
+    try:
+        text = open(f).read()
+    except OSError:
+        continue
+    for line in text.splitlines():
+        w = line.split("#")[0].split()
+        if w and w[0] == "deb":
+            w = [x for x in w[1:] if not x.startswith("[") and not x.endswith("]")]
+            if len(w) >= 2 and w[1] == cn:
+                sys.exit(print(w[0].rstrip("/")))
+for f in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+    for para in open(f).read().split("\n\n"):
+        kv = {}
+        for line in para.splitlines():
+            if ":" in line and not line.startswith((" ", "#")):
+                k, v = line.split(":", 1)
+                kv[k.strip().lower()] = v.split()
+        if ("deb" in kv.get("types", []) and cn in kv.get("suites", []) and kv.get("uris")
+                and kv.get("enabled", ["yes"])[0] != "no"):
+            sys.exit(print(kv["uris"][0].rstrip("/")))
+sys.exit(1)
+EOF
+}
+
+# qemu_aarch64_on_path: qemu_aarch64, then a qemu-system-aarch64 first in PATH
+# that runs it with its data directory: for the tools that run QEMU by that
+# name (kunit.py), on a machine whose only arm64 QEMU is the pinned one.
+qemu_aarch64_on_path() {
+	local bin=$BUILD/qemu10/bin
+	qemu_aarch64
+	mkdir -p "$bin"
+	cat >"$bin/qemu-system-aarch64.$$" <<EOF
+#!/bin/sh
+# Written by scripts/lib.sh: the pinned QEMU (base/qemu.conf) with its data directory.
+exec "$QEMU_AARCH64" -L "$QEMU_AARCH64_L" "\$@"
+EOF
+	chmod +x "$bin/qemu-system-aarch64.$$"
+	mv -f "$bin/qemu-system-aarch64.$$" "$bin/qemu-system-aarch64"
+	case :$PATH: in *":$bin:"*) ;; *) export PATH=$bin:$PATH ;; esac
 }
 
 # arm64_deb PKG DIR: download Debian's PKG (arm64, or architecture all) through
@@ -347,19 +405,20 @@ check_series() {
 # a "madvise" setting leaves at 4 KiB pages; every first touch of one is a
 # page fault, and in a VM one costs several microseconds: on this machine kind
 # a kernel object took 15-20 % more CPU (a third of it in the kernel) than
-# with huge pages. Needs root; BUILD_THP=0 leaves the setting alone, and so
-# does a setting that is not writable (said once).
+# with huge pages. A machine-wide setting, so only when asked: BUILD_THP=1
+# (and root); otherwise the setting is left alone, said once when it costs.
 THP_SYSFS=/sys/kernel/mm/transparent_hugepage/enabled
 THP_OLD=
 thp_for_builds() {
 	local cur
-	[ "${BUILD_THP:-1}" != 0 ] || return 0
 	[ -r "$THP_SYSFS" ] || return 0
 	cur=$(sed -E 's/.*\[([a-z]+)\].*/\1/' "$THP_SYSFS")
 	[ "$cur" != always ] || return 0
-	if [ -w "$THP_SYSFS" ] && echo always 2>/dev/null >"$THP_SYSFS"; then
+	if [ "${BUILD_THP:-0}" = 0 ]; then
+		info "transparent huge pages stay '$cur' (BUILD_THP=1, as root, sets 'always' while this runs: builds take 15-20 % less CPU here)"
+	elif [ -w "$THP_SYSFS" ] && echo always 2>/dev/null >"$THP_SYSFS"; then
 		THP_OLD=$cur
-		info "transparent huge pages: always while this runs (was $cur; BUILD_THP=0 leaves it)"
+		info "transparent huge pages: always while this runs (was $cur; asked by BUILD_THP=1)"
 	else
 		info "transparent huge pages stay '$cur' (not root): builds take 15-20 % more CPU here"
 	fi

@@ -12,6 +12,10 @@
 # shellcheck source=../base/qemu.conf
 . "$TOP/base/qemu.conf"
 
+if [ -z "$QEMU_ARCHIVE" ]; then
+	QEMU_ARCHIVE=$(debian_archive) || die "no Debian archive for this release in the machine's apt sources" \
+		"(/etc/apt/sources.list, sources.list.d/); set QEMU_ARCHIVE=<a Debian mirror's URL>"
+fi
 Q=$BUILD/qemu10
 st=$Q/apt
 mkdir -p "$LOGS"
