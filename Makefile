@@ -33,6 +33,8 @@ help:
 	@echo "make lava     LAVA jobs (QEMU s1, s2, nested; an arm64 server over the network) and their inputs in build/lava"
 	@echo "              (LAVA_URL=https://... for a lab; LAVA_DEVICE_TYPE, LAVA_PCI_DEVICES for the server job)"
 	@echo "make lava-check  as root: lava-run each job (the server job on QEMU + UEFI), LAVA's results checked case by case"
+	@echo "make qemu     build the ATS boot's QEMU: the pinned release + qemu/patches (ats-testdev, SMMUv3 ATS)"
+	@echo "make qemu-export  write build/qemu-ats/src's base..HEAD back into qemu/patches/"
 	@echo "make clean    remove build outputs (keeps the trees; the ccache is in HARNESS_CACHE)"
 	@echo "Variables: SERIES=none  EXTRA_PATCHES=\"a.patch b.patch\"  FORCE=1"
 
@@ -83,8 +85,15 @@ lava: tree-use
 	@$(S)/lava.sh
 lava-check: tree-use
 	@$(S)/lava-check.sh
+# The QEMU of the ATS boot (scripts/qemu-build.sh): make check builds it too.
+.PHONY: qemu qemu-export
+qemu:
+	@$(S)/qemu-build.sh
+qemu-export:
+	@$(S)/qemu-build.sh export
 clean:
 	rm -rf build/out build/*/out build/configs build/clang-out build/*/clang-out build/debian-out build/*/debian-out build/x86/boot-out build/x86/out build/*/x86-boot-out build/*/x86-out build/*/x86 build/modules-out build/warn-out build/lava-server-out \
 		build/kunit build/*/kunit \
 		build/guest build/qemu build/logs build/lava \
-		build/stress-out build/stress-lite-out build/*/stress-out build/*/stress-lite-out build/stress
+		build/stress-out build/stress-lite-out build/*/stress-out build/*/stress-lite-out build/stress \
+		build/qemu-ats/build build/qemu-ats/stamp

@@ -17,6 +17,9 @@ PKGS=(
 	gnuplot-nox			# make bench's chart (SVG)
 	clang-16 lld-16 llvm-16		# scripts/config-clang.sh (LLVM=-16; arm64's vdso_prepare runs
 				# llvm-nm-16, llvm-objcopy-16 and llvm-readelf-16 even for one object)
+	# the ATS boot's QEMU, built from source (scripts/qemu-build.sh; its meson
+	# and pycotap come from bookworm-backports, unpacked under build/)
+	ninja-build pkgconf python3-venv libglib2.0-dev libfdt-dev zlib1g-dev
 )
 
 # The pinned QEMU of the arm64 boots (base/qemu.conf) is unpacked under build/

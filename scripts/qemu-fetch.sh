@@ -36,23 +36,28 @@ aptq() {
 		-oAPT::Architecture=amd64 -oAPT::Sandbox::User="$(id -un)" "$@"
 }
 
+# The private state's package lists of $QEMU_SUITE, fetched once.
+lists() {
+	if [ "$(cat "$st/lists.ok" 2>/dev/null)" != "$QEMU_ARCHIVE $QEMU_SUITE $QEMU_VERSION" ]; then
+		mkdir -p "$st/lists/partial" "$st/cache/archives/partial"
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $QEMU_ARCHIVE $QEMU_SUITE main" \
+			>"$st/sources.list"
+		aptq update >>"$log" 2>&1 || {
+			tail_log "$log" 20
+			die "apt-get update of $QEMU_SUITE failed (private state in ${st#"$TOP"/})" \
+				"is $QEMU_ARCHIVE reachable? full log: ${log#"$TOP"/}"
+		}
+		echo "$QEMU_ARCHIVE $QEMU_SUITE $QEMU_VERSION" >"$st/lists.ok"
+	fi
+}
+
 # The .deb file of package $1 (architecture $2), after a verified download.
 fetch() {
 	local pkg=$1 arch=$2 sum=$3 f got
 	f=$st/${pkg}_${QEMU_VERSION#*:}_$arch.deb
 	if [ ! -f "$f" ] || [ "$(sha256sum "$f" | cut -d' ' -f1)" != "$sum" ]; then
 		rm -f "$f"
-		if [ "$(cat "$st/lists.ok" 2>/dev/null)" != "$QEMU_ARCHIVE $QEMU_SUITE $QEMU_VERSION" ]; then
-			mkdir -p "$st/lists/partial" "$st/cache/archives/partial"
-			echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $QEMU_ARCHIVE $QEMU_SUITE main" \
-				>"$st/sources.list"
-			aptq update >>"$log" 2>&1 || {
-				tail_log "$log" 20
-				die "apt-get update of $QEMU_SUITE failed (private state in ${st#"$TOP"/})" \
-					"is $QEMU_ARCHIVE reachable? full log: ${log#"$TOP"/}"
-			}
-			echo "$QEMU_ARCHIVE $QEMU_SUITE $QEMU_VERSION" >"$st/lists.ok"
-		fi
+		lists
 		(cd "$st" && aptq download "$pkg=$QEMU_VERSION") >>"$log" 2>&1 || {
 			tail_log "$log" 20
 			die "could not download $pkg=$QEMU_VERSION from $QEMU_SUITE" \
@@ -67,6 +72,20 @@ fetch() {
 	fi
 	echo "$f"
 }
+
+# --download PKG=VERSION...: download into the private state's directory
+# (scripts/qemu-build.sh: its build tools from $QEMU_SUITE; it checks them)
+if [ "${1:-}" = --download ]; then
+	shift
+	lists
+	for spec; do
+		(cd "$st" && aptq download "$spec") >>"$log" 2>&1 || {
+			tail_log "$log" 10
+			die "could not download $spec from $QEMU_SUITE" "full log: ${log#"$TOP"/}"
+		}
+	done
+	exit 0
+fi
 
 debs=()
 for spec in $QEMU_DEBS; do
