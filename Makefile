@@ -8,8 +8,8 @@
 #            LAVA_URL=https://host/path (make lava: where a lab fetches build/lava/)
 export LAVA_URL
 export SERIES EXTRA_PATCHES FORCE JOBS BOOT_TIMEOUT KUNIT_ARGS GUEST_ARGS
-export HARNESS_CACHE
 export CHECK_X86 CHECK_CONFIGS CONFIGS_ONLY CONFIG_BOOT_TIMEOUT X86_DIR X86_BOOT_TIMEOUT X86_CYCLES X86_GUEST_ARGS
+export HARNESS_CACHE MUTANTS
 export STRESS_SECS STRESS_OPS STRESS_PHASE_SECS STRESS_FAILSLAB_PCT STRESS_KASAN STRESS_DIR \
 	STRESS_KEEP_TRACE STRESS_BOOT_TIMEOUT STRESS_PARALLEL BUILD_LOCK BUILD_NICE
 
@@ -35,6 +35,7 @@ help:
 	@echo "make lava-check  as root: lava-run each job (the server job on QEMU + UEFI), LAVA's results checked case by case"
 	@echo "make qemu     build the ATS boot's QEMU: the pinned release + qemu/patches (ats-testdev, SMMUv3 ATS)"
 	@echo "make qemu-export  write build/qemu-ats/src's base..HEAD back into qemu/patches/"
+	@echo "make mutants  each patch of tests/mutants/list on top of the series: its guest case must fail"
 	@echo "make clean    remove build outputs (keeps the trees; the ccache is in HARNESS_CACHE)"
 	@echo "Variables: SERIES=none  EXTRA_PATCHES=\"a.patch b.patch\"  FORCE=1"
 
@@ -86,11 +87,14 @@ lava: tree-use
 lava-check: tree-use
 	@$(S)/lava-check.sh
 # The QEMU of the ATS boot (scripts/qemu-build.sh): make check builds it too.
-.PHONY: qemu qemu-export
+.PHONY: qemu qemu-export mutants
 qemu:
 	@$(S)/qemu-build.sh
 qemu-export:
 	@$(S)/qemu-build.sh export
+# tests/mutants/list: each deliberate bug must make its guest case fail.
+mutants: tree-use
+	@$(S)/mutants.sh
 clean:
 	rm -rf build/out build/*/out build/configs build/clang-out build/*/clang-out build/debian-out build/*/debian-out build/x86/boot-out build/x86/out build/*/x86-boot-out build/*/x86-out build/*/x86 build/modules-out build/warn-out build/lava-server-out \
 		build/kunit build/*/kunit \

@@ -103,6 +103,13 @@ int disk_sha256_max(const char *dev, size_t max, char hex[65], size_t *bytes);
  */
 void ats_section(const char *const *bdfs, const char *const *args, const char *host_sha);
 
+/*
+ * atc.c: the ATC section of the ATS boot (atc_cases() KTAP cases), over
+ * QEMU's ats-testdev (1234:a7c0) through VFIO.
+ */
+void atc_section(void);
+int atc_cases(void);
+
 /* vfio.c: a type1v2 container with one group (and optionally its device). */
 struct vfio {
 	int container, group, device;

@@ -267,10 +267,12 @@ static int check_disk(const char *name, const char *key, const char *test)
 /* --- ATS ------------------------------------------------------------------ */
 
 /*
- * The virtio disk sits behind a PCIe root port with an ATS capability. QEMU's
- * SMMUv3 has no ATS, so the series leaves the capability alone: the device
- * probes, is translated, and its ATS Control register is 0 (not enabled, STU
- * field untouched).
+ * The virtio disk sits behind a PCIe root port with an ATS capability. Debian's
+ * QEMU's SMMUv3 has no ATS, so the series leaves the capability alone: the
+ * device probes, is translated, and its ATS Control register is 0 (not
+ * enabled, STU field untouched). On the ATS SMMU (the features word has ATS,
+ * 0x20: the QEMU of qemu/patches) ATS is enabled at attach to its DMA domain:
+ * 0x8000 (Enable, STU 0 for 4 KiB pages).
  */
 /*
  * The default domain of the NVMe function switched to identity and back to
@@ -381,7 +383,8 @@ out:
 static int test_ats_capable_device(void)
 {
 	char bdf[32], path[128], drv[32] = "-", type[32] = "-";
-	unsigned int ctrl = 0;
+	const char *feat = cmdline_get("guest.smmu_features");
+	unsigned int ctrl = 0, want = feat && (strtoul(feat, NULL, 16) & 0x20) ? 0x8000 : 0;
 	bool found;
 
 	if (pci_find(0x1af4, 0x1042, bdf, sizeof(bdf))) {
@@ -395,11 +398,11 @@ static int test_ats_capable_device(void)
 	out("%s: ATS capability %s, ATS Control 0x%04x, driver %s, domain %s", bdf,
 	    found ? "present" : "MISSING", ctrl, drv, type);
 	if (!run_mode)
-		ktap_result(found && ctrl == 0 && !strcmp(drv, "virtio-pci") &&
+		ktap_result(found && ctrl == want && !strcmp(drv, "virtio-pci") &&
 			    !strcmp(type, "DMA"), "ats_capable_device_probes",
-			    "ATS cap %s, ctrl 0x%x, driver %s, domain %s",
-			    found ? "found" : "absent", ctrl, drv, type);
-	return found && !(ctrl & PCI_ATS_CTRL_ENABLE);
+			    "ATS cap %s, ctrl 0x%x (want 0x%x), driver %s, domain %s",
+			    found ? "found" : "absent", ctrl, want, drv, type);
+	return found && ctrl == want;
 }
 
 /* --- VFIO ---------------------------------------------------------------- */
@@ -784,12 +787,15 @@ int main(int argc, char **argv)
 	} else {
 		const char *smmu = cmdline_get("guest.smmu"), *v;
 		char suite[64] = "guest", sha_vda[80];
+		bool ats_boot;
 		int ret;
 
 		/* The s1 boot is "guest"; the other SMMU configurations get their own */
 		if (smmu && strcmp(smmu, "s1"))
 			snprintf(suite, sizeof(suite), "guest_smmu_%s", smmu);
-		ktap_begin(suite, 19 + mods);
+		/* The ATS SMMU (qemu/patches): the ATC section too */
+		ats_boot = smmu && !strcmp(smmu, "ats");
+		ktap_begin(suite, 19 + mods + (ats_boot ? atc_cases() : 0));
 		if (mods)
 			ktap_result(!mods_failed && mods_waited >= 0, "modules_loaded",
 				    "%d module(s) failed to load; disks %s after %d ms",
@@ -805,6 +811,8 @@ int main(int argc, char **argv)
 		v = cmdline_get("guest.sha_vda");
 		snprintf(sha_vda, sizeof(sha_vda), "%s", v ? v : "");
 		ats_section(NULL, NULL, sha_vda[0] ? sha_vda : NULL);
+		if (ats_boot)
+			atc_section();
 		ret = has_edu ? pci_bind(edu, "vfio-pci") : -ENODEV;
 		if (has_edu)
 			ktap_result(!ret, "edu_bound_to_vfio_pci", "edu %s: %s", edu, strerror(-ret));

@@ -47,8 +47,8 @@ mkdir -p "$QDIR"
 
 [ -f "$IMAGE" ] || die "no kernel image at $IMAGE" "build it first (make kernel)"
 [ -f "$INITRD" ] || die "no initramfs at $INITRD" "build it first (make guest)"
-qemu_aarch64
 SMMU=${SMMU:-s1}
+qemu_for_smmu "$SMMU"
 m=$(smmu_machine "$SMMU") || exit 1
 read -ra machine <<<"$m"
 
@@ -57,7 +57,7 @@ sha_nvme=$(disk nvme)
 
 append="$(guest_append "$MODE" "$SMMU" "$sha_vda" "$sha_nvme") ${GUEST_ARGS:-}"
 # (lib.sh: one option and its value a line, no spaces inside either)
-read -ra devices -d '' < <(guest_devices; smmu_trace_args) || true
+read -ra devices -d '' < <(guest_devices "$SMMU"; smmu_trace_args "$SMMU") || true
 
 TRACE=$QDIR/trace.log CONSOLE=$QDIR/console.log
 rm -f "$TRACE" "$CONSOLE"

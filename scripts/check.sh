@@ -293,7 +293,8 @@ boot_once() {
 		args="guest.console_noise=$CONSOLE_NOISE $args"
 	else
 		args="kunit.enable=0 $args"
-		trace_args+=(--same-as "$C/smmu-commands.json")
+		# (the ATS SMMU issues ATC invalidations the others do not)
+		[ "$smmu" = ats ] || trace_args+=(--same-as "$C/smmu-commands.json")
 	fi
 	step "boot under QEMU, SMMU $smmu: $(smmu_machine "$smmu") (timeout ${BOOT_TIMEOUT:-600} s)"
 	if ! SMMU=$smmu QDIR=$d GUEST_ARGS="$args" "$TOP/scripts/boot.sh" check "$image"; then
@@ -388,6 +389,35 @@ phase "boot s2"
 boot_smmu s2 "$C/s2"
 phase "boot nested"
 boot_smmu nested "$C/nested"
+# The fourth SMMU: stage 1 with ATS, on the QEMU built from qemu/patches
+# (scripts/qemu-build.sh: rebuilt only when the queue or the pin changes),
+# with ats-testdev, a device with an ATC (guest/atc.c)
+phase "QEMU with the ATS patches"
+step "QEMU with the ATS patches (scripts/qemu-build.sh)"
+if "$TOP/scripts/qemu-build.sh" >"$C/qemu-build.txt" 2>&1; then
+	echo "PASS qemu_ats_built ($(grep -c "\.patch$" "$TOP/qemu/patches/series" || true) patches of qemu/patches)" >>"$RESULTS"
+	# The QEMU queue's hygiene: QEMU's own checkpatch.pl, the author's sign-off
+	me=$(git -C "$TOP" config user.name)
+	while read -r p; do
+		f=$TOP/qemu/patches/$p n=${p%.patch}
+		if out=$(perl "$BUILD/qemu-ats/src/scripts/checkpatch.pl" --no-tree -q "$f" 2>&1); then
+			echo "PASS qemu_checkpatch:$n" >>"$RESULTS"
+		else
+			echo "FAIL qemu_checkpatch:$n: $(echo "$out" | grep -m1 -E '^(ERROR|WARNING)')" >>"$RESULTS"
+		fi
+		author=$(sed -n 's/^From: \(.*\) <.*/\1/p' "$f" | head -1)
+		if grep -q "^Signed-off-by: $author <" "$f"; then
+			echo "PASS qemu_signed_off:$n" >>"$RESULTS"
+		else
+			echo "FAIL qemu_signed_off:$n: no Signed-off-by of its author ($author; this repository's identity is $me)" >>"$RESULTS"
+		fi
+	done < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$TOP/qemu/patches/series")
+	phase "boot ats"
+	boot_smmu ats "$C/ats"
+else
+	tail -n 20 "$C/qemu-build.txt" >&2
+	echo "FAIL qemu_ats_built: $(grep -m1 ERROR "$C/qemu-build.txt" | cut -c1-200) (${C#"$TOP"/}/qemu-build.txt)" >>"$RESULTS"
+fi
 
 phase "waiting for the other lanes"
 step "waiting for the other lanes"
@@ -397,7 +427,7 @@ phase_table
 # The suites of every boot must be there: configs/expected-suites (the s1
 # boot) and the guest suites of the s2 and nested boots.
 cat "$TOP/configs/expected-suites" >"$C/expected-suites"
-printf 'guest_smmu_s2\nguest_smmu_nested\n' >>"$C/expected-suites"
+printf 'guest_smmu_s2\nguest_smmu_nested\nguest_smmu_ats\n' >>"$C/expected-suites"
 trap - EXIT
 thp_restore
 if ! python3 "$TOP/scripts/results.py" "$C" "$C/expected-suites" "$OUT/.config" | tee "$C/summary.txt"; then

@@ -301,16 +301,36 @@ guest_devices() {
 	printf '%s\n' "-device pcie-root-port,id=rp0,chassis=1" \
 		"-device virtio-blk-pci,bus=rp0,drive=vd0,iommu_platform=on,disable-legacy=on,ats=on" \
 		"-device nvme,drive=nv0,serial=harness0" "-device edu"
+	if [ "${1:-}" = ats ]; then
+		printf '%s\n' "-device pcie-root-port,id=rp1,chassis=2" "-device ats-testdev,bus=rp1"
+	fi
+}
+# qemu_for_smmu SMMU: QEMU_AARCH64 (and QEMU_AARCH64_L) for that configuration:
+# Debian's pinned binary, or for "ats" the one built from qemu/patches.
+qemu_for_smmu() {
+	qemu_aarch64
+	if [ "$1" = ats ]; then
+		QEMU_AARCH64=$("$TOP/scripts/qemu-build.sh" | tail -n 1) &&
+			[ -x "$QEMU_AARCH64" ] || die "the QEMU of the ATS boot could not be built" "see the error above"
+	fi
 }
 smmu_trace_args() {
 	printf -- '-trace %s\n' smmuv3_record_event smmuv3_cmdq_opcode \
 		smmuv3_cmdq_consume_error smmuv3_write_gerror
+	# the ATS SMMU (qemu/patches): each ATC invalidation, Translation
+	# Request and refused translated request, and what the ATC did
+	if [ "${1:-}" = ats ]; then
+		printf -- '-trace %s\n' smmuv3_atc_inv smmuv3_ats_translation \
+			smmuv3_ats_translated_refused 'ats_testdev_*'
+	fi
 }
 
-# SMMU configurations of QEMU's virt machine (SMMU=...; make check boots all three):
+# SMMU configurations of QEMU's virt machine (SMMU=...; make check boots all four):
 #   s1      stage 1 only (a machine type before 9.2: stage=1 by default)
 #   s2      stage 2 only
 #   nested  stage 1 and stage 2 (the 10.0 machine: what most servers have)
+#   ats     stage 1 with ATS: the QEMU built from qemu/patches (scripts/qemu-build.sh),
+#           with its ats-testdev behind a root port of its own (guest_devices ats)
 # smmu_machine NAME prints the QEMU options; smmu_features NAME the features
 # word Linux 6.12 prints at probe ("features 0x..."), which the guest checks.
 smmu_machine() {
@@ -318,7 +338,8 @@ smmu_machine() {
 	s1) echo "-machine virt-9.1,iommu=smmuv3" ;;
 	s2) echo "-machine virt-9.1,iommu=smmuv3 -global arm-smmuv3.stage=2" ;;
 	nested) echo "-machine virt-10.0,iommu=smmuv3" ;;
-	*) die "unknown SMMU configuration '$1'" "use SMMU=s1, s2 or nested" ;;
+	ats) echo "-machine virt-9.1,iommu=smmuv3 -global arm-smmuv3.ats=on" ;;
+	*) die "unknown SMMU configuration '$1'" "use SMMU=s1, s2, nested or ats" ;;
 	esac
 }
 # TRANS_S1 0x200, TRANS_S2 0x400, NESTING 0x80000 on top of 0x8105 (2_LVL_STRTAB,
@@ -328,6 +349,7 @@ smmu_features() {
 	s1) echo 0x00008305 ;;
 	s2) echo 0x00008505 ;;
 	nested) echo 0x00088705 ;;
+	ats) echo 0x00008325 ;;	# s1 + ATS (0x20)
 	esac
 }
 

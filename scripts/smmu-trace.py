@@ -16,6 +16,10 @@ The guest announces the fault events it provokes on purpose with lines
                             (CD and ASID commands, no S2 invalidation), stage
                             2 on s2 (TLBI_S2_IPA and TLBI_S12_VMALL by VMID,
                             no CD or NH command)
+  smmu_atc_inv_delivered    (--smmu ats: the SMMU built from qemu/patches)
+                            every CMD_ATC_INV was decoded by the model, and
+                            the ones for a device with an ATC reached it
+                            (smmuv3_atc_inv ... delivered=1): at least one
   smmu_commands_same_as     (--same-as, the JSON of a stage-1 boot of the
                             same kernel and guest) every command but the
                             address invalidations and CMD_SYNC, whose number
@@ -36,6 +40,7 @@ import sys
 EVENT = re.compile(r"smmuv3_record_event\s+(\S+)\s+sid=(0x[0-9a-fA-F]+)")
 OPCODE = re.compile(r"smmuv3_cmdq_opcode\s+<---\s+(\S+)")
 ERROR = re.compile(r"smmuv3_(cmdq_consume_error|write_gerror)\b(.*)")
+ATC_INV = re.compile(r"smmuv3_atc_inv\s+sid=(0x[0-9a-fA-F]+).*delivered=(\d)")
 EXPECT = re.compile(r"harness-expect-smmu-events:\s+(\S+)\s+sid=(0x[0-9a-fA-F]+)\s+count=(\d+)")
 
 
@@ -43,11 +48,16 @@ def parse(trace, console):
     events = collections.Counter()
     opcodes = collections.Counter()
     errors = []
+    atc = collections.Counter()
     with open(trace, errors="replace") as fh:
         for line in fh:
             m = OPCODE.search(line)
             if m:
                 opcodes[m.group(1)] += 1
+                continue
+            m = ATC_INV.search(line)
+            if m:
+                atc[(int(m.group(1), 16), m.group(2) == "1")] += 1
                 continue
             m = EVENT.search(line)
             if m:
@@ -62,6 +72,7 @@ def parse(trace, console):
             m = EXPECT.search(line)
             if m:
                 expected[(m.group(1), int(m.group(2), 16))] += int(m.group(3))
+    parse.atc = atc
     return events, opcodes, errors, expected
 
 
@@ -108,7 +119,7 @@ def main():
     ap.add_argument("--results")
     ap.add_argument("--json")
     ap.add_argument("--summary", action="store_true")
-    ap.add_argument("--smmu", choices=("s1", "s2", "nested"))
+    ap.add_argument("--smmu", choices=("s1", "s2", "nested", "ats"))
     ap.add_argument("--same-as")
     a = ap.parse_args()
 
@@ -150,6 +161,17 @@ def main():
                 ok = ok and good
                 fh.write(f"{'PASS' if good else 'FAIL'} smmu_commands_of_stage"
                          f"{'' if good else ': ' + detail}\n")
+            if a.smmu == "ats":
+                atc = parse.atc
+                decoded = sum(atc.values())
+                delivered = {sid: n for (sid, d), n in atc.items() if d}
+                good = decoded == opcodes.get("SMMU_CMD_ATC_INV", 0) and delivered
+                ok = ok and bool(good)
+                detail = (f"{opcodes.get('SMMU_CMD_ATC_INV', 0)} CMD_ATC_INV consumed, {decoded} decoded, "
+                          f"delivered to an ATC: " + (", ".join(f"{n} x sid=0x{sid:x}" for sid, n in
+                                                               sorted(delivered.items())) or "none"))
+                fh.write(f"{'PASS' if good else 'FAIL'} smmu_atc_inv_delivered"
+                         f"{' (' if good else ': '}{detail}{')' if good else ''}\n")
             if a.same_as:
                 try:
                     with open(a.same_as) as other:

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The ATC section of the ATS boot: QEMU's ats-testdev (qemu/patches: a PCIe
+ * device with an ATS capability and an Address Translation Cache, behind an
+ * SMMUv3 with ats=on) driven through VFIO. With ATS enabled by the SMMUv3
+ * driver at attach, the device translates each page with an ATS Translation
+ * Request, caches the result and issues its DMA with the translated address;
+ * an entry leaves its cache only when the SMMU delivers a CMD_ATC_INV that
+ * covers it (or at a reset, which this section avoids: VFIO's device fd is
+ * never opened). So a missing ATC invalidation shows as data landing in the
+ * old page.
+ *
+ *   atc_dev_ready             the device, its ATS capability, vfio-pci, no
+ *                             reset method
+ *   atc_dev_translated_dma    a VFIO container: ATS Control Enable set; a copy
+ *                             of two pages IOVA SRC -> IOVA DST is right and
+ *                             every page went through the ATC (4 misses)
+ *   atc_dev_hits_on_repeat    the same copy again: 4 hits, no miss
+ *   atc_dev_inv_on_unmap      the stale-ATC witness: DST unmapped (its 2
+ *                             entries invalidated), mapped to another buffer,
+ *                             copied again: the data lands in the new buffer,
+ *                             the old one stays untouched
+ *   atc_dev_stale_after_reattach  the container closed and another opened (ATS
+ *                             disabled and enabled twice, the device moved
+ *                             between four domains) with the ATC warm; the
+ *                             same IOVAs mapped to new buffers: the copy
+ *                             reads and writes the new ones
+ *   atc_dev_no_faults         no failed Translation Request, no refused
+ *                             translated request, no SMMU event reported
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define ATC_VENDOR	0x1234
+#define ATC_DEVICE	0xa7c0
+
+/* BAR 0 of ats-testdev (QEMU's docs/specs/ats-testdev.rst) */
+#define REG_ID		0x00
+#define REG_SRC		0x08
+#define REG_DST		0x10
+#define REG_LEN		0x18
+#define REG_CMD		0x1c
+#define REG_STATUS	0x20
+#define REG_ENTRIES	0x24
+#define REG_HITS	0x40
+#define REG_MISSES	0x48
+#define REG_INV		0x50
+#define REG_INV_DROPS	0x58
+#define REG_TREQ_FAILS	0x60
+#define REG_ATS_KEPT	0x68
+#define REG_UNTRANSL	0x70
+#define REG_TRANSL	0x78
+#define REG_REFUSED	0x80
+#define CMD_COPY	1
+#define CMD_CLEAR	2
+
+#define PAGE		4096
+#define COPY_LEN	(2 * PAGE)
+#define IOVA_SRC	0x1000000
+#define IOVA_DST	0x2000000
+
+struct atc_counters {
+	uint64_t hits, misses, inv, inv_drops, treq_fails, ats_kept;
+	uint64_t untransl, transl, refused;
+	uint32_t entries, status;
+};
+
+struct atc {
+	char bdf[32];
+	struct vfio v;
+	volatile uint32_t *bar;
+	size_t barsz;
+};
+
+static uint64_t rd64(volatile uint32_t *bar, unsigned int off)
+{
+	return bar[off / 4] | (uint64_t)bar[off / 4 + 1] << 32;
+}
+
+static void wr64(volatile uint32_t *bar, unsigned int off, uint64_t v)
+{
+	bar[off / 4] = (uint32_t)v;
+	bar[off / 4 + 1] = (uint32_t)(v >> 32);
+}
+
+static void counters(struct atc *a, struct atc_counters *c)
+{
+	c->hits = rd64(a->bar, REG_HITS);
+	c->misses = rd64(a->bar, REG_MISSES);
+	c->inv = rd64(a->bar, REG_INV);
+	c->inv_drops = rd64(a->bar, REG_INV_DROPS);
+	c->treq_fails = rd64(a->bar, REG_TREQ_FAILS);
+	c->ats_kept = rd64(a->bar, REG_ATS_KEPT);
+	c->untransl = rd64(a->bar, REG_UNTRANSL);
+	c->transl = rd64(a->bar, REG_TRANSL);
+	c->refused = rd64(a->bar, REG_REFUSED);
+	c->status = a->bar[REG_STATUS / 4];
+	c->entries = a->bar[REG_ENTRIES / 4];
+}
+
+/* The copy IOVA_SRC -> IOVA_DST; the device's STATUS (0: done) */
+static uint32_t copy(struct atc *a)
+{
+	wr64(a->bar, REG_SRC, IOVA_SRC);
+	wr64(a->bar, REG_DST, IOVA_DST);
+	a->bar[REG_LEN / 4] = COPY_LEN;
+	a->bar[REG_CMD / 4] = CMD_COPY;	/* synchronous */
+	return a->bar[REG_STATUS / 4];
+}
+
+static int ats_enable(const char *bdf)
+{
+	unsigned int ctrl;
+
+	return pci_ats_cap(bdf, &ctrl) ? !!(ctrl & PCI_ATS_CTRL_ENABLE) : -1;
+}
+
+/*
+ * BAR 0 through sysfs (resource0) and the command register through the
+ * config file: VFIO's device fd is never opened, because vfio-pci resets
+ * the device when the last one closes (a secondary bus reset, whatever the
+ * reset methods say), and a reset empties the ATC.
+ */
+static int atc_bar(struct atc *a)
+{
+	char path[160];
+	uint16_t cmd;
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", a->bdf);
+	fd = open(path, O_RDWR);
+	if (fd < 0 || pread(fd, &cmd, 2, 0x04) != 2)
+		ret = -errno;
+	cmd |= 0x2 | 0x4;	/* memory space, bus master */
+	if (!ret && pwrite(fd, &cmd, 2, 0x04) != 2)
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0", a->bdf);
+	fd = open(path, O_RDWR | O_SYNC);
+	if (fd < 0)
+		return -errno;
+	a->barsz = 4096;
+	a->bar = mmap(NULL, a->barsz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (a->bar == MAP_FAILED) {
+		a->bar = NULL;
+		return -errno;
+	}
+	return (a->bar[REG_ID / 4] >> 16) == ATC_DEVICE ? 0 : -ENODEV;
+}
+
+/* A VFIO container with the device's group: the group attached to its domain */
+static int atc_open(struct atc *a)
+{
+	return vfio_open(&a->v, a->bdf, false);
+}
+
+static void fill(uint8_t *p, size_t n, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 13 + seed);
+}
+
+static bool all(const uint8_t *p, size_t n, uint8_t v)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
+static void counters_diag(const char *when, const struct atc_counters *c)
+{
+	ktap_diag("ats-testdev %s: hits %llu misses %llu invalidations %llu (entries dropped %llu) entries %u translated %llu untranslated %llu treq-fails %llu refused %llu kept-at-disable %llu status 0x%x",
+		  when, (unsigned long long)c->hits, (unsigned long long)c->misses,
+		  (unsigned long long)c->inv, (unsigned long long)c->inv_drops, c->entries,
+		  (unsigned long long)c->transl, (unsigned long long)c->untransl,
+		  (unsigned long long)c->treq_fails, (unsigned long long)c->refused,
+		  (unsigned long long)c->ats_kept, c->status);
+}
+
+#define ATC_CASES 6
+
+void atc_section(void)
+{
+	static const char *const names[ATC_CASES] = {
+		"atc_dev_ready", "atc_dev_translated_dma", "atc_dev_hits_on_repeat",
+		"atc_dev_inv_on_unmap", "atc_dev_stale_after_reattach", "atc_dev_no_faults",
+	};
+	struct atc a = { .v = { -1, -1, -1 } };
+	struct atc_counters c0, c1, c2;
+	uint8_t *src = aligned_alloc(PAGE, COPY_LEN), *dst = aligned_alloc(PAGE, COPY_LEN);
+	uint8_t *dst2 = aligned_alloc(PAGE, COPY_LEN), *src3 = aligned_alloc(PAGE, COPY_LEN);
+	uint8_t *dst3 = aligned_alloc(PAGE, COPY_LEN);
+	char path[160], *log;
+	unsigned int ctrl;
+	size_t events0, events;
+	int ret, en, done = 0;
+	uint32_t st;
+	bool ok;
+
+	log = kernel_log();
+	events0 = count_substr(log, "arm-smmu-v3") ? count_substr(log, "event 0x") : 0;
+	free(log);
+
+	/* 1: the device, ready for VFIO, without a reset method */
+	ret = pci_find(ATC_VENDOR, ATC_DEVICE, a.bdf, sizeof(a.bdf));
+	if (ret) {
+		ktap_result(false, names[done++], "no ats-testdev (%04x:%04x) on the PCI bus",
+			    ATC_VENDOR, ATC_DEVICE);
+		goto skip_rest;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset_method", a.bdf);
+	/* "": every reset method off, so VFIO's open and close keep the ATC */
+	ret = write_file(path, "\n");
+	if (!ret)
+		ret = pci_bind(a.bdf, "vfio-pci");
+	ok = !ret && pci_ats_cap(a.bdf, &ctrl);
+	ktap_result(ok, names[done++], "%s: %s, ATS capability %s", a.bdf,
+		    ret ? strerror(-ret) : "vfio-pci, no reset method",
+		    pci_ats_cap(a.bdf, &ctrl) ? "present" : "absent");
+	if (!ok)
+		goto skip_rest;
+
+	/* 2: ATS on at attach; two pages copied through the ATC */
+	fill(src, COPY_LEN, 1);
+	memset(dst, 0, COPY_LEN);
+	ret = atc_open(&a);
+	if (!ret)
+		ret = atc_bar(&a);
+	if (!ret) {
+		a.bar[REG_CMD / 4] = CMD_CLEAR;
+		ret = vfio_map(&a.v, src, IOVA_SRC, COPY_LEN);
+	}
+	if (!ret)
+		ret = vfio_map(&a.v, dst, IOVA_DST, COPY_LEN);
+	if (ret) {
+		ktap_result(false, names[done++], "VFIO: %s", strerror(-ret));
+		goto close;
+	}
+	en = ats_enable(a.bdf);
+	st = copy(&a);
+	counters(&a, &c0);
+	counters_diag("after the first copy", &c0);
+	ktap_result(en == 1 && !st && !memcmp(src, dst, COPY_LEN) && c0.misses == 4 &&
+		    c0.transl == 4 && !c0.untransl && c0.entries == 4, names[done++],
+		    "ATS Control Enable %d (want 1), status 0x%x, data %s, %llu misses and %llu translated pages (want 4), %llu untranslated, %u entries",
+		    en, st, memcmp(src, dst, COPY_LEN) ? "DIFFERS" : "matches",
+		    (unsigned long long)c0.misses, (unsigned long long)c0.transl,
+		    (unsigned long long)c0.untransl, c0.entries);
+
+	/* 3: the same copy hits the ATC */
+	memset(dst, 0, COPY_LEN);
+	st = copy(&a);
+	counters(&a, &c1);
+	ktap_result(!st && !memcmp(src, dst, COPY_LEN) && c1.hits - c0.hits == 4 &&
+		    c1.misses == c0.misses, names[done++],
+		    "status 0x%x, data %s, %llu hits (want 4), %llu misses (want 0)", st,
+		    memcmp(src, dst, COPY_LEN) ? "DIFFERS" : "matches",
+		    (unsigned long long)(c1.hits - c0.hits),
+		    (unsigned long long)(c1.misses - c0.misses));
+
+	/*
+	 * 4: the stale-ATC witness. DST's pages are unmapped (the driver must
+	 * invalidate their two ATC entries), DST is mapped to another buffer
+	 * and the copy repeated: the data must land there, and the old
+	 * buffer, zeroed after the unmap, must stay zero.
+	 */
+	ret = vfio_unmap(&a.v, IOVA_DST, COPY_LEN);
+	counters(&a, &c2);
+	memset(dst, 0, COPY_LEN);
+	memset(dst2, 0, COPY_LEN);
+	if (!ret)
+		ret = vfio_map(&a.v, dst2, IOVA_DST, COPY_LEN);
+	st = ret ? 0 : copy(&a);
+	counters(&a, &c1);
+	counters_diag("after unmap, map elsewhere, copy", &c1);
+	ktap_result(!ret && !st && !memcmp(src, dst2, COPY_LEN) && all(dst, COPY_LEN, 0) &&
+		    c2.inv > c0.inv && c2.inv_drops - c0.inv_drops == 2 &&
+		    c1.misses - c2.misses == 2, names[done++],
+		    "%s; status 0x%x; new buffer %s, old buffer %s; the unmap brought %llu invalidation(s) dropping %llu entries (want 2); %llu re-translations (want 2)",
+		    ret ? strerror(-ret) : "remapped", st,
+		    memcmp(src, dst2, COPY_LEN) ? "WRONG" : "right",
+		    all(dst, COPY_LEN, 0) ? "untouched" : "WRITTEN (stale ATC entry)",
+		    (unsigned long long)(c2.inv - c0.inv),
+		    (unsigned long long)(c2.inv_drops - c0.inv_drops),
+		    (unsigned long long)(c1.misses - c2.misses));
+
+	/*
+	 * 5: close and reopen with the ATC warm (4 entries): ATS goes off and
+	 * on twice, the device moves VFIO -> blocked -> default DMA domain ->
+	 * blocked -> a new VFIO domain. The same IOVAs now point at new
+	 * buffers: whatever the old entries said must be gone.
+	 */
+	vfio_close(&a.v);
+	fill(src3, COPY_LEN, 77);
+	memset(dst3, 0, COPY_LEN);
+	memset(dst2, 0, COPY_LEN);
+	ret = atc_open(&a);
+	if (!ret)
+		ret = vfio_map(&a.v, src3, IOVA_SRC, COPY_LEN);
+	if (!ret)
+		ret = vfio_map(&a.v, dst3, IOVA_DST, COPY_LEN);
+	en = ats_enable(a.bdf);
+	st = ret ? 0 : copy(&a);
+	counters(&a, &c2);
+	counters_diag("after a new container", &c2);
+	ktap_result(!ret && en == 1 && !st && !memcmp(src3, dst3, COPY_LEN) &&
+		    all(dst2, COPY_LEN, 0), names[done++],
+		    "%s; ATS Control Enable %d; status 0x%x; the copy %s, the old destination %s",
+		    ret ? strerror(-ret) : "reopened", en, st,
+		    !memcmp(src3, dst3, COPY_LEN) ? "read and wrote the new buffers" :
+		    !memcmp(src, dst3, COPY_LEN) ? "READ THE OLD SOURCE (stale ATC entry)" :
+		    "IS WRONG", all(dst2, COPY_LEN, 0) ? "untouched" : "WRITTEN (stale ATC entry)");
+
+	/* 6: nothing failed or faulted on the way */
+	log = kernel_log();
+	events = count_substr(log, "event 0x") - events0;
+	free(log);
+	ktap_result(!c2.treq_fails && !c2.refused && !events, names[done++],
+		    "%llu failed Translation Requests, %llu refused translated requests, %zu SMMU events",
+		    (unsigned long long)c2.treq_fails, (unsigned long long)c2.refused, events);
+close:
+	if (a.bar)
+		munmap((void *)a.bar, a.barsz);
+	if (a.v.container >= 0) {
+		vfio_unmap(&a.v, IOVA_SRC, COPY_LEN);
+		vfio_unmap(&a.v, IOVA_DST, COPY_LEN);
+		vfio_close(&a.v);
+	}
+	write_file(path, "default");
+skip_rest:
+	while (done < ATC_CASES)
+		ktap_skip(names[done++], "an earlier step failed");
+	free(src);
+	free(dst);
+	free(dst2);
+	free(src3);
+	free(dst3);
+}
+
+int atc_cases(void)
+{
+	return ATC_CASES;
+}

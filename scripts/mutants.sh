@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# make mutants: proof that the tests catch real bugs. Each line of
+# tests/mutants/list names a patch of tests/mutants/ (a deliberate bug on top
+# of the series), the SMMU configuration to boot it on (lib.sh: s1, s2,
+# nested, ats) and the guest test case it must make fail. Each is applied with
+# EXTRA_PATCHES (build/extra), built incrementally, booted, and its guest KTAP
+# parsed: the mutant is "killed" when that case reports "not ok". A mutant
+# that survives, or that fails to build or boot, fails this target.
+#   MUTANTS="name ..."   only these (file names without .patch)
+# Ends with "mutants: N killed, M survived"; exit status 1 if any survived.
+. "$(dirname "$0")/lib.sh"
+
+list=$TOP/tests/mutants/list
+[ -f "$list" ] || die "tests/mutants/list is missing"
+D=$LOGS/mutants
+mkdir -p "$D"
+: >"$D/results"
+killed=0 survived=0
+"$TOP/scripts/guest.sh" >/dev/null || die "the guest programs do not build" "see above"
+
+while read -r patch smmu want; do
+	case $patch in '' | '#'*) continue ;; esac
+	name=${patch%.patch}
+	if [ -n "${MUTANTS:-}" ] && ! grep -qw -- "$name" <<<"$MUTANTS"; then
+		continue
+	fi
+	[ -f "$TOP/tests/mutants/$patch" ] || die "tests/mutants/list names $patch, which does not exist"
+	[ -n "$want" ] || die "tests/mutants/list: $patch names no test case" "each line: PATCH SMMU CASE"
+	l=$D/$name
+	rm -rf "$l"
+	mkdir -p "$l"
+	info "mutant $name: SMMU $smmu, '$want' must fail (logs ${l#"$TOP"/})"
+	verdict=
+	if ! EXTRA_PATCHES=$TOP/tests/mutants/$patch "$TOP/scripts/tree.sh" >"$l/tree.log" 2>&1; then
+		verdict="FAIL mutant:$name: does not apply ($(grep -m1 -iE 'error|patch' "$l/tree.log" | cut -c1-160))"
+	elif ! image=$(EXTRA_PATCHES=$TOP/tests/mutants/$patch "$TOP/scripts/kernel.sh" 2>"$l/kernel.err" | tail -n 1); then
+		verdict="FAIL mutant:$name: the kernel does not build (${l#"$TOP"/}/kernel.err)"
+	elif ! SMMU=$smmu QDIR=$l "$TOP/scripts/boot.sh" check "$image" >"$l/boot.log" 2>&1 &&
+		[ ! -s "$l/console.txt" ]; then
+		verdict="FAIL mutant:$name: the boot failed before any output (${l#"$TOP"/}/boot.log)"
+	else
+		# a guest case, or "kunit:CASE", a case of the KUnit suites at boot
+		if [ "${want#kunit:}" != "$want" ]; then
+			want=${want#kunit:}
+			sed '/^harness-guest: begin$/,$d' "$l/console.txt" >"$l/guest-ktap.log"
+		else
+			python3 "$TOP/scripts/console.py" cut "$l/console.txt" "harness-guest: begin" \
+				"harness-guest: end" "$l/guest-ktap.log" --ktap >"$l/cut.txt" || true
+		fi
+		if grep -qE "^ *not ok [0-9]+ $want\$" "$l/guest-ktap.log"; then
+			why=$(grep -m1 -E "^ *# ($want: |.*(Expected|EXPECT))" "$l/guest-ktap.log" |
+				sed -E "s/^ *# ($want: )?//" | cut -c1-220)
+			verdict="PASS mutant:$name (killed: $want failed: $why)"
+		elif grep -qE "^ *ok [0-9]+ $want( |\$)" "$l/guest-ktap.log"; then
+			verdict="FAIL mutant:$name: survived, '$want' passed on SMMU $smmu"
+		else
+			verdict="FAIL mutant:$name: '$want' did not report ($(cat "$l/cut.txt"); ${l#"$TOP"/}/console.txt)"
+		fi
+	fi
+	echo "$verdict" | tee -a "$D/results"
+	case $verdict in PASS*) killed=$((killed + 1)) ;; *) survived=$((survived + 1)) ;; esac
+done <"$list"
+
+echo "mutants: $killed killed, $survived survived (${D#"$TOP"/}/results)"
+[ "$survived" = 0 ]
