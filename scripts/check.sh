@@ -405,7 +405,9 @@ if "$TOP/scripts/qemu-build.sh" >"$C/qemu-build.txt" 2>&1; then
 		else
 			echo "FAIL qemu_checkpatch:$n: $(echo "$out" | grep -m1 -E '^(ERROR|WARNING)')" >>"$RESULTS"
 		fi
-		author=$(sed -n 's/^From: \(.*\) <.*/\1/p' "$f" | head -1)
+		# (format-patch folds a long From: header)
+		author=$(python3 -c 'import email, email.utils, sys
+print(email.utils.parseaddr(str(email.message_from_file(open(sys.argv[1]))["From"]).replace("\n", ""))[0])' "$f")
 		if grep -q "^Signed-off-by: $author <" "$f"; then
 			echo "PASS qemu_signed_off:$n" >>"$RESULTS"
 		else
