@@ -10,8 +10,7 @@
  * never opened). So a missing ATC invalidation shows as data landing in the
  * old page.
  *
- *   atc_dev_ready             the device, its ATS capability, vfio-pci, no
- *                             reset method
+ *   atc_dev_ready             the device, its ATS capability, vfio-pci
  *   atc_dev_translated_dma    a VFIO container: ATS Control Enable set; a copy
  *                             of two pages IOVA SRC -> IOVA DST is right and
  *                             every page went through the ATC (4 misses)
@@ -25,6 +24,11 @@
  *                             between four domains) with the ATC warm; the
  *                             same IOVAs mapped to new buffers: the copy
  *                             reads and writes the new ones
+ *   atc_dev_vfio_cycles       50 more containers, new buffers each time at the
+ *                             same IOVAs: every copy uses its own buffers
+ *   atc_dev_identity_switch   the default domain to identity (Enable 0, the
+ *                             copy untranslated at physical addresses) and
+ *                             back to DMA (Enable 1)
  *   atc_dev_no_faults         no failed Translation Request, no refused
  *                             translated request, no SMMU event reported
  */
@@ -194,20 +198,141 @@ static void counters_diag(const char *when, const struct atc_counters *c)
 		  (unsigned long long)c->ats_kept, c->status);
 }
 
-#define ATC_CASES 6
+#define ATC_CASES 8
+#define ATC_CYCLES 50
+
+/* The physical address of p (/proc/self/pagemap; needs CAP_SYS_ADMIN) */
+static int pa_of(void *p, uint64_t *pa)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY), n;
+
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, &e, 8, (uintptr_t)p / PAGE * 8);
+	close(fd);
+	if (n != 8 || !(e >> 63) || !(e & ((1ull << 55) - 1)))
+		return -EFAULT;
+	*pa = (e & ((1ull << 55) - 1)) * PAGE + ((uintptr_t)p & (PAGE - 1));
+	return 0;
+}
+
+/*
+ * ATC_CYCLES containers, each with new buffers at the same IOVAs: ATS goes
+ * off and on twice a cycle, with the ATC warm each time the container
+ * closes. Every copy must use its own cycle's buffers, and the previous
+ * cycle's destination (zeroed after its check) must stay zero.
+ */
+static int vfio_cycles(struct atc *a, char *why, size_t len)
+{
+	uint8_t *prev = NULL, *s, *d;
+	uint64_t t0 = now_ns();
+	int i, ret = 0;
+	uint32_t st;
+
+	for (i = 0; i < ATC_CYCLES && !ret; i++) {
+		s = aligned_alloc(PAGE, COPY_LEN);
+		d = aligned_alloc(PAGE, COPY_LEN);
+		fill(s, COPY_LEN, 100 + i);
+		memset(d, 0, COPY_LEN);
+		ret = atc_open(a);
+		if (!ret)
+			ret = vfio_map(&a->v, s, IOVA_SRC, COPY_LEN);
+		if (!ret)
+			ret = vfio_map(&a->v, d, IOVA_DST, COPY_LEN);
+		st = ret ? 0 : copy(a);
+		if (ret)
+			snprintf(why, len, "cycle %d: %s", i, strerror(-ret));
+		else if (st || memcmp(s, d, COPY_LEN))
+			ret = 1, snprintf(why, len, "cycle %d: status 0x%x, the copy is %s", i, st,
+					  st ? "not done" : "WRONG (a stale ATC entry?)");
+		else if (prev && !all(prev, COPY_LEN, 0))
+			ret = 1, snprintf(why, len, "cycle %d: the previous cycle's buffer WRITTEN (stale ATC entry)", i);
+		if (a->v.container >= 0) {
+			vfio_unmap(&a->v, IOVA_SRC, COPY_LEN);
+			vfio_unmap(&a->v, IOVA_DST, COPY_LEN);
+			vfio_close(&a->v);
+		}
+		memset(d, 0, COPY_LEN);
+		free(s);
+		free(prev);
+		prev = d;
+	}
+	free(prev);
+	if (!ret)
+		snprintf(why, len, "%d container cycles with a copy each, all right, in %llu ms", i,
+			 (unsigned long long)((now_ns() - t0) / 1000000));
+	return ret;
+}
+
+/*
+ * The device's default domain switched to identity (no driver bound): a
+ * bypass STE, so ATS goes off (Enable 0) and the DMA is untranslated, at
+ * physical addresses; then back to DMA, where ATS is on again.
+ */
+static int identity_switch(struct atc *a, char *why, size_t len)
+{
+	uint8_t *s = aligned_alloc(PAGE, PAGE), *d = aligned_alloc(PAGE, PAGE);
+	struct atc_counters c0, c1;
+	char path[160], type[32] = "";
+	uint64_t ps = 0, pd = 0;
+	int ret, en0 = -1, en1 = -1;
+	uint32_t st = 0;
+
+	fill(s, PAGE, 55);
+	memset(d, 0, PAGE);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/type", a->bdf);
+	ret = pci_unbind(a->bdf);
+	if (!ret)
+		ret = write_file(path, "identity");
+	read_file(path, type, sizeof(type));
+	type[strcspn(type, "\n")] = 0;
+	en0 = ats_enable(a->bdf);
+	if (!ret) {
+		if (a->bar)
+			munmap((void *)a->bar, a->barsz);
+		a->bar = NULL;
+		ret = atc_bar(a);	/* the unbind turned bus mastering off */
+	}
+	if (!ret)
+		ret = pa_of(s, &ps) ?: pa_of(d, &pd);
+	if (!ret) {
+		counters(a, &c0);
+		wr64(a->bar, REG_SRC, ps);
+		wr64(a->bar, REG_DST, pd);
+		a->bar[REG_LEN / 4] = PAGE;
+		a->bar[REG_CMD / 4] = CMD_COPY;
+		st = a->bar[REG_STATUS / 4];
+		counters(a, &c1);
+	}
+	if (!ret)
+		ret = write_file(path, "DMA");
+	en1 = ats_enable(a->bdf);
+	snprintf(why, len, "%s; domain %s: ATS Control Enable %d (want 0), copy at physical addresses: status 0x%x, %s, %llu untranslated pages (want 2); back to DMA: Enable %d (want 1)",
+		 ret ? strerror(-ret) : "switched", type, en0, st,
+		 memcmp(s, d, PAGE) ? "data WRONG" : "data right",
+		 ret ? 0ull : (unsigned long long)(c1.untransl - c0.untransl), en1);
+	ret = ret || strcmp(type, "identity") || en0 != 0 || st || memcmp(s, d, PAGE) ||
+	      c1.untransl - c0.untransl != 2 || c1.transl != c0.transl || en1 != 1;
+	free(s);
+	free(d);
+	return ret;
+}
 
 void atc_section(void)
 {
 	static const char *const names[ATC_CASES] = {
 		"atc_dev_ready", "atc_dev_translated_dma", "atc_dev_hits_on_repeat",
-		"atc_dev_inv_on_unmap", "atc_dev_stale_after_reattach", "atc_dev_no_faults",
+		"atc_dev_inv_on_unmap", "atc_dev_stale_after_reattach", "atc_dev_vfio_cycles",
+		"atc_dev_identity_switch", "atc_dev_no_faults",
 	};
+	char why[300];
 	struct atc a = { .v = { -1, -1, -1 } };
 	struct atc_counters c0, c1, c2;
 	uint8_t *src = aligned_alloc(PAGE, COPY_LEN), *dst = aligned_alloc(PAGE, COPY_LEN);
 	uint8_t *dst2 = aligned_alloc(PAGE, COPY_LEN), *src3 = aligned_alloc(PAGE, COPY_LEN);
 	uint8_t *dst3 = aligned_alloc(PAGE, COPY_LEN);
-	char path[160], *log;
+	char *log;
 	unsigned int ctrl;
 	size_t events0, events;
 	int ret, en, done = 0;
@@ -225,14 +350,10 @@ void atc_section(void)
 			    ATC_VENDOR, ATC_DEVICE);
 		goto skip_rest;
 	}
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset_method", a.bdf);
-	/* "": every reset method off, so VFIO's open and close keep the ATC */
-	ret = write_file(path, "\n");
-	if (!ret)
-		ret = pci_bind(a.bdf, "vfio-pci");
+	ret = pci_bind(a.bdf, "vfio-pci");
 	ok = !ret && pci_ats_cap(a.bdf, &ctrl);
 	ktap_result(ok, names[done++], "%s: %s, ATS capability %s", a.bdf,
-		    ret ? strerror(-ret) : "vfio-pci, no reset method",
+		    ret ? strerror(-ret) : "bound to vfio-pci",
 		    pci_ats_cap(a.bdf, &ctrl) ? "present" : "absent");
 	if (!ok)
 		goto skip_rest;
@@ -328,7 +449,23 @@ void atc_section(void)
 		    !memcmp(src, dst3, COPY_LEN) ? "READ THE OLD SOURCE (stale ATC entry)" :
 		    "IS WRONG", all(dst2, COPY_LEN, 0) ? "untouched" : "WRITTEN (stale ATC entry)");
 
-	/* 6: nothing failed or faulted on the way */
+	vfio_unmap(&a.v, IOVA_SRC, COPY_LEN);
+	vfio_unmap(&a.v, IOVA_DST, COPY_LEN);
+	vfio_close(&a.v);
+
+	/* 6: VFIO cycles with ATS, the ATC warm at each close */
+	ret = vfio_cycles(&a, why, sizeof(why));
+	ktap_result(!ret, names[done++], "%s", why);
+	ktap_diag("ats-testdev VFIO cycles: %s", why);
+
+	/* 7: identity and back with the device's default domain */
+	ret = identity_switch(&a, why, sizeof(why));
+	ktap_result(!ret, names[done++], "%s", why);
+	ktap_diag("ats-testdev identity switch: %s", why);
+
+	/* 8: nothing failed or faulted on the way */
+	counters(&a, &c2);
+	counters_diag("at the end", &c2);
 	log = kernel_log();
 	events = count_substr(log, "event 0x") - events0;
 	free(log);
@@ -343,7 +480,6 @@ close:
 		vfio_unmap(&a.v, IOVA_DST, COPY_LEN);
 		vfio_close(&a.v);
 	}
-	write_file(path, "default");
 skip_rest:
 	while (done < ATC_CASES)
 		ktap_skip(names[done++], "an earlier step failed");
