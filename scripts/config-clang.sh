@@ -158,7 +158,7 @@ diags() {
 		[ -n "$list" ] || [ ! -f "$out/.harness-link.diag" ] || cat "$out/.harness-link.diag"
 	} | sed -E 's/\x1b\[[0-9;]*[mK]//g' | grep -iE '(warning|error):' |
 		sed -E -e "s#^$tree/##" -e "s#^$BUILD/##" -e 's#^(\.\./)+##' -e "s#^$rel/##" \
-			-e 's#^([a-z0-9_-]+/)?linux/##' |
+			-e 's#^/([^: ]*/)?build/##' -e 's#^([a-z0-9_-]+/)?linux/##' |
 		awk '{ m = $0; sub(/:[0-9]+:[0-9]+:/, ":", m); sub(/:[0-9]+:/, ":", m); print m "\t" $0 }' \
 			>"$L/clang-$v.diag" || true
 }

@@ -208,7 +208,7 @@ diags() {
 		[ -f "$out/$o.diag" ] && cat "$out/$o.diag"
 	done | sed -E 's/\x1b\[[0-9;]*[mK]//g' | grep -iE '(warning|error):' |
 		sed -E -e "s#^$tree/##" -e "s#^$BUILD/##" -e 's#^(\.\./)+##' -e "s#^$rel/##" \
-			-e 's#^([a-z0-9_-]+/)?linux/##' |
+			-e 's#^/([^: ]*/)?build/##' -e 's#^([a-z0-9_-]+/)?linux/##' |
 		awk '{ m = $0; sub(/:[0-9]+:[0-9]+:/, ":", m); sub(/:[0-9]+:/, ":", m); print m "\t" $0 }' \
 			>"$L/debian-$v.diag" || true
 }

@@ -287,7 +287,7 @@ fi
 # and warn a different number of times in the two trees).
 normalize() {
 	grep -E '(warning|error):' |
-		sed -E "s|^$BUILD/([a-z]+/)?linux/||; s|^(\.\./)+linux/||" |
+		sed -E "s|^$BUILD/([a-z]+/)?linux/||; s|^/([^: ]*/)?build/([a-z]+/)?linux/||; s|^(\.\./)+linux/||" |
 		sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort -u
 }
 warnings() {	# variant -> normalized warnings of the touched objects
