@@ -2,7 +2,7 @@
 # make lava-check: run make lava's jobs with LAVA's own dispatcher (lava-run,
 # lava-dispatcher 2023.01) and check that LAVA records what the harness sees.
 # As root (lava-run refuses otherwise). For each SMMU configuration s1, s2,
-# nested, one at a time:
+# nested and ats (the QEMU of qemu/patches), one at a time:
 #   lava_<smmu>:job_schema      the job passes lava_common's job schema (strict)
 #   lava_<smmu>:lava_run        lava-run exits 0 and its job result is pass
 #   lava_<smmu>:results_match   the cases LAVA recorded match, case by case and
@@ -89,7 +89,9 @@ smmu_trace() {
 	local out=$1 p=$2 smmu=$3 same=() l
 	if [ -s "$out/trace.log" ]; then
 		/usr/bin/python3 "$TOP/scripts/lava-console.py" "$out/lava-run.log" >"$out/console.txt"
-		[ "$smmu" != s1 ] && [ -f "$LV/s1/smmu-commands.json" ] && same=(--same-as "$LV/s1/smmu-commands.json")
+		# (the ATS SMMU issues ATC invalidations the others do not)
+		[ "$smmu" != s1 ] && [ "$smmu" != ats ] && [ -f "$LV/s1/smmu-commands.json" ] &&
+			same=(--same-as "$LV/s1/smmu-commands.json")
 		/usr/bin/python3 "$TOP/scripts/smmu-trace.py" "$out/trace.log" "$out/console.txt" \
 			--results "$out/smmu.results" --json "$out/smmu-commands.json" --smmu "$smmu" \
 			"${same[@]}" >"$out/smmu-trace.out" 2>&1 || true
@@ -126,7 +128,7 @@ lava_run() {
 C=$LOGS/check
 # LAVA_TARGETS (as for make lava): the QEMU jobs, the server job or both
 TARGETS=${LAVA_TARGETS:-qemu server}
-smmus="s1 s2 nested"
+smmus="s1 s2 nested ats"
 case " $TARGETS " in *" qemu "*) ;; *) smmus= ;; esac
 for smmu in $smmus; do
 	job=$L/jobs/qemu-$smmu.yaml

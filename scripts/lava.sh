@@ -10,7 +10,7 @@
 #                            /bin/guest-tests (guest/init.c run as a program),
 #                            /bin/ktap-to-lava (guest/lava/ktap-to-lava)
 #   virtio.img, nvme.img     the two disks of scripts/boot.sh, and their .sha256
-#   jobs/qemu-<smmu>.yaml    the job for SMMU s1, s2 and nested: deploy to tmpfs,
+#   jobs/qemu-<smmu>.yaml    the job for SMMU s1, s2, nested and ats: deploy to tmpfs,
 #                            boot qemu, an inline test definition
 #   devices/qemu-<smmu>.yaml the device YAML a local lava-run needs (what
 #                            lava-server would render from qemu.jinja2): the
@@ -127,9 +127,11 @@ prefix: ${LAVA_PREFIX:-lava-harness-}
 EOF
 
 smmus=
-want qemu && smmus="s1 s2 nested" sha_vda=$(cat "$L/virtio.img.sha256") sha_nvme=$(cat "$L/nvme.img.sha256")
+want qemu && smmus="s1 s2 nested ats" sha_vda=$(cat "$L/virtio.img.sha256") sha_nvme=$(cat "$L/nvme.img.sha256")
 for smmu in $smmus; do
 	machine=$(smmu_machine "$smmu")
+	# Debian's pinned QEMU, or for "ats" the one of qemu/patches (built if needed)
+	qemu_for_smmu "$smmu"
 	# The guest's KTAP suite (guest/init.c); KUnit runs in the s1 boot only, as in make check
 	if [ "$smmu" = s1 ]; then
 		suite=guest kargs=
@@ -239,9 +241,9 @@ actions:
           - -serial stdio
           - -monitor none
           extra:
-$(guest_devices | sed 's/^/          - /')
+$(guest_devices "$smmu" | sed 's/^/          - /')
           - -D $LV/$smmu/trace.log
-$(smmu_trace_args | sed 's/^/          - /')
+$(smmu_trace_args "$smmu" | sed 's/^/          - /')
 timeouts:
   actions:
     lava-test-shell: {minutes: 15}
@@ -252,7 +254,7 @@ timeouts:
     lava-test-shell: {minutes: 15}
 EOF
 done
-want qemu && ok "LAVA jobs for s1, s2, nested in build/lava/jobs/ (inputs from $URL)"
+want qemu && ok "LAVA jobs for s1, s2, nested, ats in build/lava/jobs/ (inputs from $URL)"
 want server || exit 0
 
 # --- Target server ------------------------------------------------------------
