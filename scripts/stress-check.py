@@ -90,7 +90,7 @@ def main():
     ap.add_argument("--kunit", required=True)
     ap.add_argument("--expected", required=True)
     ap.add_argument("--config")
-    ap.add_argument("--smmu", choices=("s1", "s2", "nested"),
+    ap.add_argument("--smmu", choices=("s1", "s2", "nested", "ats"),
                     help="QEMU's SMMU configuration: adds smmu_commands_of_stage")
     ap.add_argument("--no-kunit", action="store_true",
                     help="the boot ran with kunit.enable=0 (the suites ran in another boot)")
