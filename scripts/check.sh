@@ -432,6 +432,21 @@ else
 	tail -n 15 "$C/kunit.txt" >&2
 	echo "FAIL make_kunit: $(grep -m1 -E 'ERROR|FAILED|Testing complete' "$C/kunit.txt" | cut -c1-200) (${C#"$TOP"/}/kunit.txt)" >>"$RESULTS"
 fi
+# The tests can fail: each deliberate bug of tests/mutants/list, on top of
+# the series, must make its case fail (scripts/mutants.sh, build/extra)
+if [ "${CHECK_MUTANTS:-1}" = 1 ]; then
+	phase "mutants"
+	step "mutants (scripts/mutants.sh: tests/mutants/list)"
+	"$TOP/scripts/mutants.sh" >"$C/mutants.txt" 2>&1 || true
+	if grep -qE '^(PASS|FAIL) mutant:' "$C/mutants.txt"; then
+		grep -E '^(PASS|FAIL) mutant:' "$C/mutants.txt" >>"$RESULTS"
+	else
+		tail -n 10 "$C/mutants.txt" >&2
+		echo "FAIL mutants: no verdict ($(grep -m1 ERROR "$C/mutants.txt" | cut -c1-160); ${C#"$TOP"/}/mutants.txt)" >>"$RESULTS"
+	fi
+else
+	echo "SKIP mutants: CHECK_MUTANTS=0" >>"$RESULTS"
+fi
 phase "waiting for the other lanes"
 step "waiting for the other lanes"
 finish_lanes
