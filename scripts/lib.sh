@@ -210,6 +210,20 @@ sys.exit(1)
 EOF
 }
 
+# Downloads kept across clones, by file name, in HARNESS_CACHE/downloads: a
+# fresh clone takes a pinned package or tarball from there instead of the
+# network, and only when its SHA-256 is the pinned one.
+# cache_get NAME SHA256 DEST: 0 and DEST written if the cache holds NAME with
+# that SHA-256; cache_put FILE: keep FILE (already verified) there.
+cache_get() {
+	local c=$HARNESS_CACHE/downloads/$1
+	[ -f "$c" ] && [ "$(sha256sum "$c" | cut -d' ' -f1)" = "$2" ] && cp "$c" "$3.part" && mv -f "$3.part" "$3"
+}
+cache_put() {
+	local d=$HARNESS_CACHE/downloads
+	mkdir -p "$d" && cp "$1" "$d/.$(basename "$1").$$" && mv -f "$d/.$(basename "$1").$$" "$d/$(basename "$1")"
+}
+
 # qemu_aarch64_on_path: qemu_aarch64, then a qemu-system-aarch64 first in PATH
 # that runs it with its data directory: for the tools that run QEMU by that
 # name (kunit.py), on a machine whose only arm64 QEMU is the pinned one.

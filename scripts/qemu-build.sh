@@ -64,7 +64,12 @@ fi
 IFS=: read -r orig_name orig_sum orig_size <<<"$QEMU_SRC_ORIG"
 orig=$st/$orig_name
 fetch_orig() {
-	[ -f "$orig" ] && [ "$(sha256sum "$orig" | cut -d' ' -f1)" = "$orig_sum" ] && return 0
+	if [ -f "$orig" ] && [ "$(sha256sum "$orig" | cut -d' ' -f1)" = "$orig_sum" ]; then
+		[ -f "$HARNESS_CACHE/downloads/$orig_name" ] || cache_put "$orig"
+		return 0
+	fi
+	mkdir -p "$st"
+	cache_get "$orig_name" "$orig_sum" "$orig" && return 0
 	if [ -z "$QEMU_ARCHIVE" ]; then
 		QEMU_ARCHIVE=$(debian_archive) || die "no Debian archive for this release in the machine's apt sources" \
 			"set QEMU_ARCHIVE=<a Debian mirror's URL>"
@@ -85,6 +90,7 @@ EOF
 		"base/qemu.conf pins $orig_sum, the archive served $got" \
 		"check the archive; change the pin only in a commit of its own that says why"
 	mv "$orig.part" "$orig"
+	cache_put "$orig"
 }
 
 # meson >= 1.5 and pycotap (QEMU's configure wants both; bookworm has
@@ -99,7 +105,8 @@ fetch_tools() {
 	for spec in $QEMU_BUILD_DEBS; do
 		IFS='|' read -r pkg arch ver sum <<<"$spec"
 		f=$st/${pkg}_${ver#*:}_$arch.deb
-		if [ ! -f "$f" ] || [ "$(sha256sum "$f" | cut -d' ' -f1)" != "$sum" ]; then
+		if { [ ! -f "$f" ] || [ "$(sha256sum "$f" | cut -d' ' -f1)" != "$sum" ]; } &&
+			! cache_get "$(basename "$f")" "$sum" "$f"; then
 			"$TOP/scripts/qemu-fetch.sh" --download "$pkg=$ver" ||
 				die "could not download $pkg=$ver from $QEMU_SUITE" \
 					"if that version is no longer served, update QEMU_BUILD_DEBS in base/qemu.conf"
@@ -107,6 +114,7 @@ fetch_tools() {
 			[ "$(sha256sum "$f" | cut -d' ' -f1)" = "$sum" ] ||
 				die "checksum mismatch for $pkg=$ver" "base/qemu.conf pins $sum"
 		fi
+		[ -f "$HARNESS_CACHE/downloads/$(basename "$f")" ] || cache_put "$f"
 		dpkg-deb -x "$f" "$TOOLS"
 	done
 	echo "$want" >"$TOOLS/.pin"

@@ -55,7 +55,9 @@ lists() {
 fetch() {
 	local pkg=$1 arch=$2 sum=$3 f got
 	f=$st/${pkg}_${QEMU_VERSION#*:}_$arch.deb
-	if [ ! -f "$f" ] || [ "$(sha256sum "$f" | cut -d' ' -f1)" != "$sum" ]; then
+	mkdir -p "$st"
+	if { [ ! -f "$f" ] || [ "$(sha256sum "$f" | cut -d' ' -f1)" != "$sum" ]; } &&
+		! cache_get "$(basename "$f")" "$sum" "$f"; then
 		rm -f "$f"
 		lists
 		(cd "$st" && aptq download "$pkg=$QEMU_VERSION") >>"$log" 2>&1 || {
@@ -70,6 +72,8 @@ fetch() {
 			"base/qemu.conf pins $sum, the archive served $got (${f#"$TOP"/})" \
 			"check the archive; change the pin only in a commit of its own that says why"
 	fi
+	# (verified above, or by the run that left it here)
+	[ -f "$HARNESS_CACHE/downloads/$(basename "$f")" ] || cache_put "$f"
 	echo "$f"
 }
 
