@@ -28,10 +28,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -59,10 +56,9 @@ static void emit(const char *s, size_t n)
 
 	memcpy(rec, KMSG_PRI, sizeof(KMSG_PRI) - 1);
 	memcpy(rec + sizeof(KMSG_PRI) - 1, s, n);
-	if (write(kmsg_fd, rec, sizeof(KMSG_PRI) - 1 + n) >= 0)
-		return;
-	if (con_fd >= 0 && write(con_fd, s, n) >= 0 && write(con_fd, "\n", 1))
-		return;
+	if (write(kmsg_fd, rec, sizeof(KMSG_PRI) - 1 + n) < 0 && con_fd >= 0 &&
+	    write(con_fd, s, n) >= 0)
+		(void)!write(con_fd, "\n", 1);
 }
 
 /* fopencookie's write: whole lines out, a partial one kept for the next call */
