@@ -29,12 +29,20 @@
  *   atc_dev_identity_switch   the default domain to identity (Enable 0, the
  *                             copy untranslated at physical addresses) and
  *                             back to DMA (Enable 1)
+ *   atc_dev_reset_blocks_ats  a Function Level Reset (sysfs reset) while
+ *                             another thread maps and unmaps in the device's
+ *                             VFIO container: no ATS invalidation reaches the
+ *                             device while its FLR is in progress (the device
+ *                             counts them: a function in reset may drop
+ *                             them), and after the reset ATS is on again, the
+ *                             ATC empty, and a copy right
  *   atc_dev_no_faults         no failed Translation Request, no refused
  *                             translated request, no SMMU event reported
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +71,8 @@
 #define REG_UNTRANSL	0x70
 #define REG_TRANSL	0x78
 #define REG_REFUSED	0x80
+#define REG_INV_IN_RESET 0x88
+#define REG_FLRS	0x90
 #define CMD_COPY	1
 #define CMD_CLEAR	2
 
@@ -73,7 +83,7 @@
 
 struct atc_counters {
 	uint64_t hits, misses, inv, inv_drops, treq_fails, ats_kept;
-	uint64_t untransl, transl, refused;
+	uint64_t untransl, transl, refused, inv_in_reset, flrs;
 	uint32_t entries, status;
 };
 
@@ -106,6 +116,8 @@ static void counters(struct atc *a, struct atc_counters *c)
 	c->untransl = rd64(a->bar, REG_UNTRANSL);
 	c->transl = rd64(a->bar, REG_TRANSL);
 	c->refused = rd64(a->bar, REG_REFUSED);
+	c->inv_in_reset = rd64(a->bar, REG_INV_IN_RESET);
+	c->flrs = rd64(a->bar, REG_FLRS);
 	c->status = a->bar[REG_STATUS / 4];
 	c->entries = a->bar[REG_ENTRIES / 4];
 }
@@ -198,7 +210,7 @@ static void counters_diag(const char *when, const struct atc_counters *c)
 		  (unsigned long long)c->ats_kept, c->status);
 }
 
-#define ATC_CASES 8
+#define ATC_CASES 9
 #define ATC_CYCLES 50
 
 /* The physical address of p (/proc/self/pagemap; needs CAP_SYS_ADMIN) */
@@ -319,12 +331,130 @@ static int identity_switch(struct atc *a, char *why, size_t len)
 	return ret;
 }
 
+struct unmapper {
+	struct vfio *v;
+	uint8_t *buf;
+	volatile bool stop;
+	unsigned long rounds;
+	int err;
+};
+
+#define IOVA_SPIN	0x3000000
+
+/* Maps and unmaps one page at IOVA_SPIN until told to stop */
+static void *unmapper_fn(void *arg)
+{
+	struct unmapper *u = arg;
+	int ret;
+
+	while (!u->stop) {
+		ret = vfio_map(u->v, u->buf, IOVA_SPIN, PAGE);
+		if (!ret)
+			ret = vfio_unmap(u->v, IOVA_SPIN, PAGE);
+		if (ret) {
+			u->err = ret;
+			break;
+		}
+		u->rounds++;
+	}
+	return NULL;
+}
+
+/*
+ * A Function Level Reset through sysfs while a thread maps and unmaps a page
+ * in the device's container. Before it, the kernel must move the device out
+ * of the domain (pci_dev_reset_iommu_prepare(): ATS off, no invalidation for
+ * it any more), and give the domain back after it. ats-testdev counts the ATS
+ * invalidations that reach it while its FLR is in progress (flr-busy-ms).
+ */
+static int reset_blocks_ats(struct atc *a, char *why, size_t len)
+{
+	uint8_t *s = aligned_alloc(PAGE, COPY_LEN), *d = aligned_alloc(PAGE, COPY_LEN);
+	struct unmapper u = { .v = &a->v, .buf = aligned_alloc(PAGE, PAGE) };
+	struct atc_counters c0, c1, c2;
+	char path[160];
+	pthread_t th;
+	unsigned long before = 0, during = 0;
+	uint64_t t0 = 0, t1 = 0;
+	int ret, en0, en1 = -1;
+	uint32_t st0, st1 = 0;
+
+	fill(s, COPY_LEN, 9);
+	memset(d, 0, COPY_LEN);
+	memset(u.buf, 0, PAGE);
+	/* identity_switch() left the device without a driver */
+	ret = pci_bind(a->bdf, "vfio-pci");
+	if (!ret) {
+		if (a->bar)
+			munmap((void *)a->bar, a->barsz);
+		a->bar = NULL;
+		ret = atc_bar(a);
+	}
+	if (!ret)
+		ret = atc_open(a);
+	if (!ret)
+		ret = vfio_map(&a->v, s, IOVA_SRC, COPY_LEN);
+	if (!ret)
+		ret = vfio_map(&a->v, d, IOVA_DST, COPY_LEN);
+	if (ret) {
+		snprintf(why, len, "VFIO: %s", strerror(-ret));
+		goto out;
+	}
+	st0 = copy(a);		/* the ATC warm: 4 entries */
+	en0 = ats_enable(a->bdf);
+	counters(a, &c0);
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", a->bdf);
+	if (pthread_create(&th, NULL, unmapper_fn, &u)) {
+		snprintf(why, len, "no thread: %s", strerror(errno));
+		ret = 1;
+		goto out;
+	}
+	while (u.rounds < 20 && !u.err)
+		usleep(1000);
+	before = u.rounds;
+	t0 = now_ns();
+	ret = write_file(path, "1");
+	t1 = now_ns();
+	during = u.rounds - before;
+	u.stop = true;
+	pthread_join(th, NULL);
+	counters(a, &c1);
+	en1 = ats_enable(a->bdf);
+
+	/* The reset emptied the ATC and the registers: a copy translates again */
+	memset(d, 0, COPY_LEN);
+	if (!ret)
+		st1 = copy(a);
+	counters(a, &c2);
+	counters_diag("after the reset", &c2);
+	snprintf(why, len, "%s in %llu ms, %lu map+unmap rounds meanwhile%s; %llu FLR(s) seen; %llu ATS invalidation(s) reached the device during its FLR (want 0); ATS Control Enable %d before, %d after (want 1, 1); %u entries after (want 0); copy before: status 0x%x, after: status 0x%x, %s, %llu re-translations (want 4)",
+		 ret ? strerror(-ret) : "reset", (unsigned long long)((t1 - t0) / 1000000), during,
+		 u.err ? " (the thread failed)" : "", (unsigned long long)(c1.flrs - c0.flrs),
+		 (unsigned long long)(c1.inv_in_reset - c0.inv_in_reset), en0, en1, c1.entries,
+		 st0, st1, memcmp(s, d, COPY_LEN) ? "data WRONG" : "data right",
+		 (unsigned long long)(c2.misses - c1.misses));
+	ret = ret || u.err || !during || c1.flrs - c0.flrs != 1 ||
+	      c1.inv_in_reset != c0.inv_in_reset || en0 != 1 || en1 != 1 || c1.entries ||
+	      st0 || st1 || memcmp(s, d, COPY_LEN) || c2.misses - c1.misses != 4;
+out:
+	if (a->v.container >= 0) {
+		vfio_unmap(&a->v, IOVA_SRC, COPY_LEN);
+		vfio_unmap(&a->v, IOVA_DST, COPY_LEN);
+		vfio_close(&a->v);
+	}
+	free(s);
+	free(d);
+	free(u.buf);
+	return ret;
+}
+
 void atc_section(void)
 {
 	static const char *const names[ATC_CASES] = {
 		"atc_dev_ready", "atc_dev_translated_dma", "atc_dev_hits_on_repeat",
 		"atc_dev_inv_on_unmap", "atc_dev_stale_after_reattach", "atc_dev_vfio_cycles",
-		"atc_dev_identity_switch", "atc_dev_no_faults",
+		"atc_dev_identity_switch", "atc_dev_reset_blocks_ats", "atc_dev_no_faults",
 	};
 	char why[300];
 	struct atc a = { .v = { -1, -1, -1 } };
@@ -463,7 +593,12 @@ void atc_section(void)
 	ktap_result(!ret, names[done++], "%s", why);
 	ktap_diag("ats-testdev identity switch: %s", why);
 
-	/* 8: nothing failed or faulted on the way */
+	/* 8: a Function Level Reset with invalidations going on */
+	ret = reset_blocks_ats(&a, why, sizeof(why));
+	ktap_result(!ret, names[done++], "%s", why);
+	ktap_diag("ats-testdev reset: %s", why);
+
+	/* 9: nothing failed or faulted on the way */
 	counters(&a, &c2);
 	counters_diag("at the end", &c2);
 	log = kernel_log();

@@ -428,6 +428,89 @@ static void *reader_fn(void *arg)
 	return NULL;
 }
 
+struct cycler {
+	atomic_bool stop;
+	const char *bdf;
+	int cycles, err;
+	char *buf;
+};
+
+/* VFIO containers on another group while the main thread resets a device */
+static void *cycler_fn(void *arg)
+{
+	struct cycler *c = arg;
+	struct vfio v;
+
+	while (!atomic_load(&c->stop) && !c->err) {
+		c->err = vfio_open(&v, c->bdf, false);
+		if (c->err)
+			break;
+		memset(c->buf, c->cycles & 0xff, 1 << 16);
+		c->err = vfio_map(&v, c->buf, 0x1000000, 1 << 16) ?:
+			 vfio_unmap(&v, 0x1000000, 1 << 16);
+		vfio_close(&v);
+		c->cycles++;
+	}
+	return NULL;
+}
+
+#define RESETS 3
+
+/*
+ * Function resets (sysfs reset: nvme's FLR, wrapped in
+ * pci_dev_reset_iommu_prepare()/done()) of the nvme disk, with its driver
+ * bound, while another thread cycles VFIO containers on edu's group: each
+ * reset completes, the disk then reads right through its DMA domain, and the
+ * SMMU reports no event.
+ */
+static void test_reset_during_vfio_cycles(const char *edu, const char *nvme)
+{
+	struct cycler c = { .bdf = edu, .buf = aligned_alloc(1 << 16, 1 << 16) };
+	const char *want = cmdline_get("guest.sha_nvme");
+	char path[160], hex[65] = "", method[64] = "";
+	size_t bytes = 0, events;
+	int i, ret = 0, resets = 0, rd = -1, before;
+	uint64_t t0;
+	pthread_t th;
+	char *log;
+
+	log = kernel_log();
+	events = count_substr(log, "event 0x");
+	free(log);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset_method", nvme);
+	read_file(path, method, sizeof(method));
+	method[strcspn(method, "\n")] = 0;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", nvme);
+	pthread_create(&th, NULL, cycler_fn, &c);
+	t0 = now_ns();
+	for (i = 0; i < RESETS && !ret; i++) {
+		before = c.cycles;
+		while (c.cycles < before + 2 && !c.err)
+			usleep(1000);
+		ret = write_file(path, "1");
+		resets += !ret;
+	}
+	atomic_store(&c.stop, true);
+	pthread_join(th, NULL);
+	free(c.buf);
+	if (!ret)
+		rd = disk_sha256("/dev/nvme0n1", hex, &bytes);
+	log = kernel_log();
+	events = count_substr(log, "event 0x") - events;
+	free(log);
+	out("reset: %d of %d resets of nvme %s (method %s) in %llu ms, %d VFIO cycles of edu meanwhile%s; nvme0n1 then reads %s; %zu SMMU event(s)",
+	    resets, RESETS, nvme, method[0] ? method : "?",
+	    (unsigned long long)(now_ns() - t0) / 1000000, c.cycles,
+	    c.err ? " (a cycle failed)" : "", rd ? "FAILED" :
+	    want && !strcmp(hex, want) ? "right" : "WRONG", events);
+	ktap_result(resets == RESETS && !c.err && c.cycles > 2 * RESETS && !rd && want &&
+		    !strcmp(hex, want) && !events, "pci_reset_during_vfio_cycles",
+		    "%d of %d resets (%s)%s, %d VFIO cycles%s, nvme sha256 %s (host says %s), %zu SMMU events",
+		    resets, RESETS, method, ret ? ": the last failed" : "", c.cycles,
+		    c.err ? " then one failed" : "", rd ? "unread" : hex, want ? want : "(nothing)",
+		    events);
+}
+
 static int test_vfio_cycles(const char *bdf)
 {
 	const char *s = cmdline_get("guest.vfio_cycles");
@@ -795,7 +878,7 @@ int main(int argc, char **argv)
 			snprintf(suite, sizeof(suite), "guest_smmu_%s", smmu);
 		/* The ATS SMMU (qemu/patches): the ATC section too */
 		ats_boot = smmu && !strcmp(smmu, "ats");
-		ktap_begin(suite, 19 + mods + (ats_boot ? atc_cases() : 0));
+		ktap_begin(suite, 20 + mods + (ats_boot ? atc_cases() : 0));
 		if (mods)
 			ktap_result(!mods_failed && mods_waited >= 0, "modules_loaded",
 				    "%d module(s) failed to load; disks %s after %d ms",
@@ -822,10 +905,18 @@ int main(int argc, char **argv)
 		if (!ret) {
 			test_vfio_nesting_refused(edu);
 			test_vfio_cycles(edu);
+			char nvme[32];
+
+			if (!pci_find(0x1b36, 0x0010, nvme, sizeof(nvme)))
+				test_reset_during_vfio_cycles(edu, nvme);
+			else
+				ktap_result(false, "pci_reset_during_vfio_cycles",
+					    "no nvme device (1b36:0010)");
 			test_edu_dma(edu);
 		} else {
 			ktap_skip("vfio_nesting_container_refused", "edu not bound");
 			ktap_skip("vfio_container_cycles", "edu not bound");
+			ktap_skip("pci_reset_during_vfio_cycles", "edu not bound");
 			ktap_skip("dma_during_vfio_cycles", "edu not bound");
 			ktap_skip("edu_dma_through_vfio", "edu not bound");
 			ktap_skip("edu_dma_unmapped_iova_faults", "edu not bound");

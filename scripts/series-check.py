@@ -50,6 +50,8 @@ import tempfile
 # file. A patch's expected prefix is one accepted by all of its strong files;
 # weak files (build glue next to them) only count in a patch of weak files.
 PREFIXES = [
+    ("drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3-test.c",
+     ["iommu/arm-smmu-v3", "iommu/arm-smmu-v3-test"], True),
     ("drivers/iommu/arm/arm-smmu-v3/*", ["iommu/arm-smmu-v3"], True),
     ("Documentation/iommu/arm-smmu-v3*", ["Documentation/iommu", "iommu/arm-smmu-v3"], True),
     ("Documentation/iommu/*", ["Documentation/iommu", "iommu/arm-smmu-v3"], False),
@@ -68,6 +70,10 @@ PREFIXES = [
     ("drivers/pci/Makefile", ["PCI", "PCI/ATS"], False),
     ("drivers/iommu/Kconfig", ["iommu", "iommu/arm-smmu-v3"], False),
     ("drivers/iommu/Makefile", ["iommu", "iommu/arm-smmu-v3"], False),
+    ("drivers/iommu/iommu.c", ["iommu"], True),
+    ("include/linux/iommu.h", ["iommu"], True),
+    ("drivers/pci/pci.c", ["PCI"], True),
+    ("drivers/pci/pci-acpi.c", ["PCI", "PCI/ACPI"], True),
 ]
 THIS = "scripts/series-check.py"
 
