@@ -35,7 +35,9 @@
  *                             device while its FLR is in progress (the device
  *                             counts them: a function in reset may drop
  *                             them), and after the reset ATS is on again, the
- *                             ATC empty, and a copy right
+ *                             ATC empty, and a copy right; then the same
+ *                             through VFIO's own resets (the device fd
+ *                             opened and closed 5 times, an FLR each)
  *   atc_dev_no_faults         no failed Translation Request, no refused
  *                             translated request, no SMMU event reported
  */
@@ -46,8 +48,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include <linux/vfio.h>
 
 #include "harness.h"
 
@@ -360,6 +365,51 @@ static void *unmapper_fn(void *arg)
 	return NULL;
 }
 
+#define FD_CYCLES 5
+
+/*
+ * VFIO's own resets: vfio-pci resets the device when its fd is first opened
+ * (and tries again at the last close), through the same reset methods. The
+ * device fd opened and closed FD_CYCLES times while the thread unmaps: each
+ * open is an FLR, none may bring an ATS invalidation during it. The close
+ * turns bus mastering off, so the BAR's command bits are set again after.
+ */
+static int vfio_fd_resets(struct atc *a, struct unmapper *u, char *why, size_t len)
+{
+	struct atc_counters c0, c1;
+	size_t n = strlen(why);
+	pthread_t th;
+	int i, fd, ret = 0;
+
+	counters(a, &c0);
+	u->stop = false;
+	u->rounds = 0;
+	if (pthread_create(&th, NULL, unmapper_fn, u)) {
+		snprintf(why + n, len - n, "; no thread: %s", strerror(errno));
+		return 1;
+	}
+	for (i = 0; i < FD_CYCLES && !ret; i++) {
+		fd = ioctl(a->v.group, VFIO_GROUP_GET_DEVICE_FD, a->bdf);
+		if (fd < 0)
+			ret = -errno;
+		else
+			close(fd);
+	}
+	u->stop = true;
+	pthread_join(th, NULL);
+	counters(a, &c1);
+	if (a->bar)
+		munmap((void *)a->bar, a->barsz);
+	a->bar = NULL;
+	if (!ret)
+		ret = atc_bar(a);
+	snprintf(why + n, len - n, "; then %d VFIO device fd open+close: %s, %llu FLR(s) (want >= %d), %llu ATS invalidation(s) during them (want 0), %lu map+unmap rounds meanwhile",
+		 i, ret ? strerror(-ret) : "done", (unsigned long long)(c1.flrs - c0.flrs),
+		 FD_CYCLES, (unsigned long long)(c1.inv_in_reset - c0.inv_in_reset), u->rounds);
+	return ret || u->err || c1.flrs - c0.flrs < FD_CYCLES ||
+	       c1.inv_in_reset != c0.inv_in_reset || !u->rounds;
+}
+
 /*
  * A Function Level Reset through sysfs while a thread maps and unmaps a page
  * in the device's container. Before it, the kernel must move the device out
@@ -437,6 +487,8 @@ static int reset_blocks_ats(struct atc *a, char *why, size_t len)
 	ret = ret || u.err || !during || c1.flrs - c0.flrs != 1 ||
 	      c1.inv_in_reset != c0.inv_in_reset || en0 != 1 || en1 != 1 || c1.entries ||
 	      st0 || st1 || memcmp(s, d, COPY_LEN) || c2.misses - c1.misses != 4;
+	if (!ret)
+		ret = vfio_fd_resets(a, &u, why, len);
 out:
 	if (a->v.container >= 0) {
 		vfio_unmap(&a->v, IOVA_SRC, COPY_LEN);
@@ -456,7 +508,7 @@ void atc_section(void)
 		"atc_dev_inv_on_unmap", "atc_dev_stale_after_reattach", "atc_dev_vfio_cycles",
 		"atc_dev_identity_switch", "atc_dev_reset_blocks_ats", "atc_dev_no_faults",
 	};
-	char why[300];
+	char why[700];
 	struct atc a = { .v = { -1, -1, -1 } };
 	struct atc_counters c0, c1, c2;
 	uint8_t *src = aligned_alloc(PAGE, COPY_LEN), *dst = aligned_alloc(PAGE, COPY_LEN);
