@@ -428,33 +428,40 @@ static void *reader_fn(void *arg)
 	return NULL;
 }
 
+#define RESETS 3
+#define RESET_CYCLES 24		/* fixed: the boots compare their SMMU commands */
+
 struct cycler {
-	atomic_bool stop;
 	const char *bdf;
-	int cycles, err;
+	atomic_int cycles;
+	int err;
 	char *buf;
 };
 
-/* VFIO containers on another group while the main thread resets a device */
+/*
+ * RESET_CYCLES VFIO containers on another group, 20 ms apart, while the main
+ * thread resets a device: a fixed number, so that every SMMU configuration
+ * consumes the same commands, paced so that they overlap the resets.
+ */
 static void *cycler_fn(void *arg)
 {
 	struct cycler *c = arg;
 	struct vfio v;
+	int i;
 
-	while (!atomic_load(&c->stop) && !c->err) {
+	for (i = 0; i < RESET_CYCLES && !c->err; i++) {
 		c->err = vfio_open(&v, c->bdf, false);
 		if (c->err)
 			break;
-		memset(c->buf, c->cycles & 0xff, 1 << 16);
+		memset(c->buf, i & 0xff, 1 << 16);
 		c->err = vfio_map(&v, c->buf, 0x1000000, 1 << 16) ?:
 			 vfio_unmap(&v, 0x1000000, 1 << 16);
 		vfio_close(&v);
-		c->cycles++;
+		atomic_store(&c->cycles, i + 1);
+		usleep(20000);
 	}
 	return NULL;
 }
-
-#define RESETS 3
 
 /*
  * Function resets (sysfs reset: nvme's FLR, wrapped in
@@ -469,7 +476,7 @@ static void test_reset_during_vfio_cycles(const char *edu, const char *nvme)
 	const char *want = cmdline_get("guest.sha_nvme");
 	char path[160], hex[65] = "", method[64] = "";
 	size_t bytes = 0, events;
-	int i, ret = 0, resets = 0, rd = -1, before;
+	int i, ret = 0, resets = 0, rd = -1, before, during = 0;
 	uint64_t t0;
 	pthread_t th;
 	char *log;
@@ -484,13 +491,14 @@ static void test_reset_during_vfio_cycles(const char *edu, const char *nvme)
 	pthread_create(&th, NULL, cycler_fn, &c);
 	t0 = now_ns();
 	for (i = 0; i < RESETS && !ret; i++) {
-		before = c.cycles;
-		while (c.cycles < before + 2 && !c.err)
+		/* after cycles 2, 10 and 18 */
+		while (atomic_load(&c.cycles) < 2 + 8 * i && !c.err)
 			usleep(1000);
+		before = atomic_load(&c.cycles);
 		ret = write_file(path, "1");
+		during += atomic_load(&c.cycles) - before;
 		resets += !ret;
 	}
-	atomic_store(&c.stop, true);
 	pthread_join(th, NULL);
 	free(c.buf);
 	if (!ret)
@@ -498,17 +506,18 @@ static void test_reset_during_vfio_cycles(const char *edu, const char *nvme)
 	log = kernel_log();
 	events = count_substr(log, "event 0x") - events;
 	free(log);
-	out("reset: %d of %d resets of nvme %s (method %s) in %llu ms, %d VFIO cycles of edu meanwhile%s; nvme0n1 then reads %s; %zu SMMU event(s)",
+	out("reset: %d of %d resets of nvme %s (method %s) in %llu ms, %d VFIO cycles of edu, %d of them during a reset%s; nvme0n1 then reads %s; %zu SMMU event(s)",
 	    resets, RESETS, nvme, method[0] ? method : "?",
-	    (unsigned long long)(now_ns() - t0) / 1000000, c.cycles,
+	    (unsigned long long)(now_ns() - t0) / 1000000, atomic_load(&c.cycles), during,
 	    c.err ? " (a cycle failed)" : "", rd ? "FAILED" :
 	    want && !strcmp(hex, want) ? "right" : "WRONG", events);
-	ktap_result(resets == RESETS && !c.err && c.cycles > 2 * RESETS && !rd && want &&
-		    !strcmp(hex, want) && !events, "pci_reset_during_vfio_cycles",
-		    "%d of %d resets (%s)%s, %d VFIO cycles%s, nvme sha256 %s (host says %s), %zu SMMU events",
-		    resets, RESETS, method, ret ? ": the last failed" : "", c.cycles,
-		    c.err ? " then one failed" : "", rd ? "unread" : hex, want ? want : "(nothing)",
-		    events);
+	ktap_result(resets == RESETS && !c.err && atomic_load(&c.cycles) == RESET_CYCLES &&
+		    during > 0 && !rd && want && !strcmp(hex, want) && !events,
+		    "pci_reset_during_vfio_cycles",
+		    "%d of %d resets (%s)%s, %d of %d VFIO cycles, %d during a reset (want > 0)%s, nvme sha256 %s (host says %s), %zu SMMU events",
+		    resets, RESETS, method, ret ? ": the last failed" : "", atomic_load(&c.cycles),
+		    RESET_CYCLES, during, c.err ? ", one failed" : "", rd ? "unread" : hex,
+		    want ? want : "(nothing)", events);
 }
 
 static int test_vfio_cycles(const char *bdf)
