@@ -156,6 +156,11 @@ static int atc_bar(struct atc *a)
 	uint16_t cmd;
 	int fd, ret = 0;
 
+	/* Called again after a driver changed the command bits: map anew */
+	if (a->bar) {
+		munmap((void *)a->bar, a->barsz);
+		a->bar = NULL;
+	}
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", a->bdf);
 	fd = open(path, O_RDWR);
 	if (fd < 0 || pread(fd, &cmd, 2, 0x04) != 2)
@@ -305,12 +310,8 @@ static int identity_switch(struct atc *a, char *why, size_t len)
 	read_file(path, type, sizeof(type));
 	type[strcspn(type, "\n")] = 0;
 	en0 = ats_enable(a->bdf);
-	if (!ret) {
-		if (a->bar)
-			munmap((void *)a->bar, a->barsz);
-		a->bar = NULL;
+	if (!ret)
 		ret = atc_bar(a);	/* the unbind turned bus mastering off */
-	}
 	if (!ret)
 		ret = pa_of(s, &ps) ?: pa_of(d, &pd);
 	if (!ret) {
@@ -398,9 +399,6 @@ static int vfio_fd_resets(struct atc *a, struct unmapper *u, char *why, size_t l
 	u->stop = true;
 	pthread_join(th, NULL);
 	counters(a, &c1);
-	if (a->bar)
-		munmap((void *)a->bar, a->barsz);
-	a->bar = NULL;
 	if (!ret)
 		ret = atc_bar(a);
 	snprintf(why + n, len - n, "; then %d VFIO device fd open+close: %s, %llu FLR(s) (want >= %d), %llu ATS invalidation(s) during them (want 0), %lu map+unmap rounds meanwhile",
@@ -434,12 +432,8 @@ static int reset_blocks_ats(struct atc *a, char *why, size_t len)
 	memset(u.buf, 0, PAGE);
 	/* identity_switch() left the device without a driver */
 	ret = pci_bind(a->bdf, "vfio-pci");
-	if (!ret) {
-		if (a->bar)
-			munmap((void *)a->bar, a->barsz);
-		a->bar = NULL;
+	if (!ret)
 		ret = atc_bar(a);
-	}
 	if (!ret)
 		ret = atc_open(a);
 	if (!ret)
