@@ -48,13 +48,21 @@ while read -r patch smmu want; do
 				"harness-guest: end" "$l/guest-ktap.log" --ktap >"$l/cut.txt" || true
 		fi
 		if grep -qE "^ *not ok [0-9]+ $want\$" "$l/guest-ktap.log"; then
-			why=$(grep -m1 -E "^ *# ($want: |.*(Expected|EXPECT))" "$l/guest-ktap.log" |
-				sed -E "s/^ *# ($want: )?//" | cut -c1-220)
+			# the case's own first report, else the first expectation
+			why=$(grep -m1 -E "^ *# $want: " "$l/guest-ktap.log" |
+				sed -E "s/^ *# $want: //" | cut -c1-220)
+			[ -n "$why" ] || why=$(grep -m1 -E "^ *# .*(Expected|EXPECT)" "$l/guest-ktap.log" |
+				sed -E "s/^ *# //" | cut -c1-220)
 			verdict="PASS mutant:$name (killed: $want failed: $why)"
 		elif grep -qE "^ *ok [0-9]+ $want( |\$)" "$l/guest-ktap.log"; then
 			verdict="FAIL mutant:$name: survived, '$want' passed on SMMU $smmu"
 		else
-			verdict="FAIL mutant:$name: '$want' did not report ($(cat "$l/cut.txt"); ${l#"$TOP"/}/console.txt)"
+			if [ -s "$l/cut.txt" ]; then
+				why=$(cat "$l/cut.txt")
+			else
+				why="no KTAP line of it: the boot stopped before (a crash, a hang or a timeout: ${l#"$TOP"/}/boot.log)"
+			fi
+			verdict="FAIL mutant:$name: '$want' did not report ($why; ${l#"$TOP"/}/console.txt)"
 		fi
 	fi
 	echo "$verdict" | tee -a "$D/results"
