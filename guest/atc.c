@@ -40,6 +40,15 @@
  *                             opened and closed 5 times, an FLR each)
  *   atc_dev_no_faults         no failed Translation Request, no refused
  *                             translated request, no SMMU event reported
+ *   atc_dev_translated_forbidden  a second ats-testdev, without an ATS
+ *                             capability (ats=off), in a VFIO domain: its
+ *                             STE translates with EATS 0. Translated
+ *                             requests at physical addresses (a device that
+ *                             ignores ATS Control) are refused by the SMMU
+ *                             (CR0.ATSCHK, which the driver sets) with
+ *                             F_TRANSL_FORBIDDEN, and the page stays
+ *                             untouched; the same copy from the first
+ *                             device, with ATS on (EATS 1), goes through
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -55,31 +64,6 @@
 #include <linux/vfio.h>
 
 #include "harness.h"
-
-#define ATC_VENDOR	0x1234
-#define ATC_DEVICE	0xa7c0
-
-/* BAR 0 of ats-testdev (QEMU's docs/specs/ats-testdev.rst) */
-#define REG_ID		0x00
-#define REG_SRC		0x08
-#define REG_DST		0x10
-#define REG_LEN		0x18
-#define REG_CMD		0x1c
-#define REG_STATUS	0x20
-#define REG_ENTRIES	0x24
-#define REG_HITS	0x40
-#define REG_MISSES	0x48
-#define REG_INV		0x50
-#define REG_INV_DROPS	0x58
-#define REG_TREQ_FAILS	0x60
-#define REG_ATS_KEPT	0x68
-#define REG_UNTRANSL	0x70
-#define REG_TRANSL	0x78
-#define REG_REFUSED	0x80
-#define REG_INV_IN_RESET 0x88
-#define REG_FLRS	0x90
-#define CMD_COPY	1
-#define CMD_CLEAR	2
 
 #define PAGE		4096
 #define COPY_LEN	(2 * PAGE)
@@ -99,42 +83,27 @@ struct atc {
 	size_t barsz;
 };
 
-static uint64_t rd64(volatile uint32_t *bar, unsigned int off)
-{
-	return bar[off / 4] | (uint64_t)bar[off / 4 + 1] << 32;
-}
-
-static void wr64(volatile uint32_t *bar, unsigned int off, uint64_t v)
-{
-	bar[off / 4] = (uint32_t)v;
-	bar[off / 4 + 1] = (uint32_t)(v >> 32);
-}
-
 static void counters(struct atc *a, struct atc_counters *c)
 {
-	c->hits = rd64(a->bar, REG_HITS);
-	c->misses = rd64(a->bar, REG_MISSES);
-	c->inv = rd64(a->bar, REG_INV);
-	c->inv_drops = rd64(a->bar, REG_INV_DROPS);
-	c->treq_fails = rd64(a->bar, REG_TREQ_FAILS);
-	c->ats_kept = rd64(a->bar, REG_ATS_KEPT);
-	c->untransl = rd64(a->bar, REG_UNTRANSL);
-	c->transl = rd64(a->bar, REG_TRANSL);
-	c->refused = rd64(a->bar, REG_REFUSED);
-	c->inv_in_reset = rd64(a->bar, REG_INV_IN_RESET);
-	c->flrs = rd64(a->bar, REG_FLRS);
-	c->status = a->bar[REG_STATUS / 4];
-	c->entries = a->bar[REG_ENTRIES / 4];
+	c->hits = atcdev_rd64(a->bar, ATCDEV_HITS);
+	c->misses = atcdev_rd64(a->bar, ATCDEV_MISSES);
+	c->inv = atcdev_rd64(a->bar, ATCDEV_INV);
+	c->inv_drops = atcdev_rd64(a->bar, ATCDEV_INV_DROPS);
+	c->treq_fails = atcdev_rd64(a->bar, ATCDEV_TREQ_FAILS);
+	c->ats_kept = atcdev_rd64(a->bar, ATCDEV_ATS_KEPT);
+	c->untransl = atcdev_rd64(a->bar, ATCDEV_UNTRANSL);
+	c->transl = atcdev_rd64(a->bar, ATCDEV_TRANSL);
+	c->refused = atcdev_rd64(a->bar, ATCDEV_REFUSED);
+	c->inv_in_reset = atcdev_rd64(a->bar, ATCDEV_INV_IN_RESET);
+	c->flrs = atcdev_rd64(a->bar, ATCDEV_FLRS);
+	c->status = a->bar[ATCDEV_STATUS / 4];
+	c->entries = a->bar[ATCDEV_ENTRIES / 4];
 }
 
 /* The copy IOVA_SRC -> IOVA_DST; the device's STATUS (0: done) */
 static uint32_t copy(struct atc *a)
 {
-	wr64(a->bar, REG_SRC, IOVA_SRC);
-	wr64(a->bar, REG_DST, IOVA_DST);
-	a->bar[REG_LEN / 4] = COPY_LEN;
-	a->bar[REG_CMD / 4] = CMD_COPY;	/* synchronous */
-	return a->bar[REG_STATUS / 4];
+	return atcdev_copy(a->bar, IOVA_SRC, IOVA_DST, COPY_LEN);
 }
 
 static int ats_enable(const char *bdf)
@@ -152,38 +121,7 @@ static int ats_enable(const char *bdf)
  */
 static int atc_bar(struct atc *a)
 {
-	char path[160];
-	uint16_t cmd;
-	int fd, ret = 0;
-
-	/* Called again after a driver changed the command bits: map anew */
-	if (a->bar) {
-		munmap((void *)a->bar, a->barsz);
-		a->bar = NULL;
-	}
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", a->bdf);
-	fd = open(path, O_RDWR);
-	if (fd < 0 || pread(fd, &cmd, 2, 0x04) != 2)
-		ret = -errno;
-	cmd |= 0x2 | 0x4;	/* memory space, bus master */
-	if (!ret && pwrite(fd, &cmd, 2, 0x04) != 2)
-		ret = -errno;
-	if (fd >= 0)
-		close(fd);
-	if (ret)
-		return ret;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0", a->bdf);
-	fd = open(path, O_RDWR | O_SYNC);
-	if (fd < 0)
-		return -errno;
-	a->barsz = 4096;
-	a->bar = mmap(NULL, a->barsz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (a->bar == MAP_FAILED) {
-		a->bar = NULL;
-		return -errno;
-	}
-	return (a->bar[REG_ID / 4] >> 16) == ATC_DEVICE ? 0 : -ENODEV;
+	return atcdev_map_bar(a->bdf, &a->bar, &a->barsz);
 }
 
 /* A VFIO container with the device's group: the group attached to its domain */
@@ -220,7 +158,7 @@ static void counters_diag(const char *when, const struct atc_counters *c)
 		  (unsigned long long)c->ats_kept, c->status);
 }
 
-#define ATC_CASES 9
+#define ATC_CASES 10
 #define ATC_CYCLES 50
 
 /* The physical address of p (/proc/self/pagemap; needs CAP_SYS_ADMIN) */
@@ -316,11 +254,11 @@ static int identity_switch(struct atc *a, char *why, size_t len)
 		ret = pa_of(s, &ps) ?: pa_of(d, &pd);
 	if (!ret) {
 		counters(a, &c0);
-		wr64(a->bar, REG_SRC, ps);
-		wr64(a->bar, REG_DST, pd);
-		a->bar[REG_LEN / 4] = PAGE;
-		a->bar[REG_CMD / 4] = CMD_COPY;
-		st = a->bar[REG_STATUS / 4];
+		atcdev_wr64(a->bar, ATCDEV_SRC, ps);
+		atcdev_wr64(a->bar, ATCDEV_DST, pd);
+		a->bar[ATCDEV_LEN / 4] = PAGE;
+		a->bar[ATCDEV_CMD / 4] = ATCDEV_CMD_COPY;
+		st = a->bar[ATCDEV_STATUS / 4];
 		counters(a, &c1);
 	}
 	if (!ret)
@@ -495,12 +433,114 @@ out:
 	return ret;
 }
 
+/*
+ * The copy of one page from @ps to @pd, physical addresses, as translated
+ * requests (CMD_COPY_TRANSLATED); its STATUS, the device's refused requests
+ * and the SMMU's F_TRANSL_FORBIDDEN reports in the kernel log meanwhile.
+ */
+static uint32_t copy_as_given(struct atc *a, uint64_t ps, uint64_t pd, uint64_t *refused,
+			      size_t *reports)
+{
+	uint64_t r0 = atcdev_rd64(a->bar, ATCDEV_REFUSED);
+	char *log = kernel_log();
+	size_t n0 = count_substr(log, "event 0x07 received");
+	uint32_t st;
+
+	free(log);
+	atcdev_wr64(a->bar, ATCDEV_SRC, ps);
+	atcdev_wr64(a->bar, ATCDEV_DST, pd);
+	a->bar[ATCDEV_LEN / 4] = PAGE;
+	a->bar[ATCDEV_CMD / 4] = ATCDEV_CMD_COPY_TRANSLATED;
+	st = a->bar[ATCDEV_STATUS / 4];
+	usleep(50000);		/* the event queue's thread */
+	log = kernel_log();
+	*reports = count_substr(log, "event 0x07 received") - n0;
+	free(log);
+	*refused = atcdev_rd64(a->bar, ATCDEV_REFUSED) - r0;
+	return st;
+}
+
+/*
+ * A device that issues translated requests without ATS: the second
+ * ats-testdev (ats=off, no ATS capability) in a VFIO domain, where its STE
+ * translates with EATS 0. An untranslated copy through the domain works;
+ * a copy of translated requests at physical addresses must be refused at
+ * its first request, with one F_TRANSL_FORBIDDEN event (0x07), the page
+ * untouched: the SMMU checks them because the driver sets CR0.ATSCHK. The
+ * same copy from @a, with ATS on in a VFIO domain (EATS 1), goes through:
+ * ATS trusts a device it enabled.
+ */
+static int translated_forbidden(struct atc *a, char *why, size_t len)
+{
+	struct atc r = { .v = { -1, -1, -1 } };
+	uint8_t *s = aligned_alloc(PAGE, PAGE), *d = aligned_alloc(PAGE, PAGE);
+	uint64_t ps = 0, pd = 0, refused = 0, refused_a = 0;
+	size_t reports = 0, reports_a = 0;
+	uint32_t st_dma = 0, st = 0, st_a = 0;
+	bool dma_ok = false, untouched = false, landed = false;
+	int ret, en = -1;
+
+	fill(s, PAGE, 201);
+	memset(d, 0, PAGE);
+	ret = atcdev_find(&r.bdf, 1, false) == 1 ? 0 : -ENODEV;
+	if (ret) {
+		snprintf(why, len, "no ats-testdev without ATS (ats=off) on the PCI bus");
+		goto out;
+	}
+	ret = pci_bind(r.bdf, "vfio-pci") ?: atc_open(&r) ?: atc_bar(&r);
+	if (!ret)
+		ret = vfio_map(&r.v, s, IOVA_SRC, PAGE) ?: vfio_map(&r.v, d, IOVA_DST, PAGE);
+	if (!ret)
+		ret = pa_of(s, &ps) ?: pa_of(d, &pd);
+	if (ret) {
+		snprintf(why, len, "%s: VFIO: %s", r.bdf, strerror(-ret));
+		goto out;
+	}
+	st_dma = atcdev_copy(r.bar, IOVA_SRC, IOVA_DST, PAGE);
+	dma_ok = !st_dma && !memcmp(s, d, PAGE);
+	memset(d, 0, PAGE);
+	fill(s, PAGE, 202);
+	/* The host checks QEMU's trace for exactly this event */
+	printf("    # harness-expect-smmu-events: SMMU_EVT_F_TRANS_FORBIDDEN sid=0x%x count=1\n",
+	       pci_sid(r.bdf));
+	st = copy_as_given(&r, ps, pd, &refused, &reports);
+	untouched = all(d, PAGE, 0);
+
+	/* The device with ATS on, in a VFIO domain of its own */
+	ret = atc_open(a) ?: atc_bar(a);
+	en = ats_enable(a->bdf);
+	if (!ret) {
+		st_a = copy_as_given(a, ps, pd, &refused_a, &reports_a);
+		landed = !memcmp(s, d, PAGE);
+		vfio_close(&a->v);
+	}
+	snprintf(why, len, "%s (no ATS capability) in a VFIO domain: untranslated copy %s (status 0x%x); translated requests at physical addresses: status 0x%x (want 0x%x, refused), %llu refused (want 1), %zu F_TRANSL_FORBIDDEN report(s) (want 1), the page %s; from %s with ATS Control Enable %d: %s, status 0x%x, %llu refused, %zu reports, the page %s",
+		 r.bdf, dma_ok ? "right" : "WRONG", st_dma, st, ATCDEV_STATUS_REFUSED,
+		 (unsigned long long)refused, reports, untouched ? "untouched" : "WRITTEN",
+		 a->bdf, en, ret ? strerror(-ret) : "opened", st_a,
+		 (unsigned long long)refused_a, reports_a, landed ? "written" : "NOT WRITTEN");
+	ret = ret || !dma_ok || st != ATCDEV_STATUS_REFUSED || refused != 1 || reports != 1 ||
+	      !untouched || en != 1 || st_a || refused_a || reports_a || !landed;
+out:
+	if (r.bar)
+		munmap((void *)r.bar, r.barsz);
+	if (r.v.container >= 0) {
+		vfio_unmap(&r.v, IOVA_SRC, PAGE);
+		vfio_unmap(&r.v, IOVA_DST, PAGE);
+		vfio_close(&r.v);
+	}
+	free(s);
+	free(d);
+	return ret;
+}
+
 void atc_section(void)
 {
 	static const char *const names[ATC_CASES] = {
 		"atc_dev_ready", "atc_dev_translated_dma", "atc_dev_hits_on_repeat",
 		"atc_dev_inv_on_unmap", "atc_dev_stale_after_reattach", "atc_dev_vfio_cycles",
 		"atc_dev_identity_switch", "atc_dev_reset_blocks_ats", "atc_dev_no_faults",
+		"atc_dev_translated_forbidden",
 	};
 	char why[700];
 	struct atc a = { .v = { -1, -1, -1 } };
@@ -520,10 +560,10 @@ void atc_section(void)
 	free(log);
 
 	/* 1: the device, ready for VFIO, without a reset method */
-	ret = pci_find(ATC_VENDOR, ATC_DEVICE, a.bdf, sizeof(a.bdf));
+	ret = atcdev_find(&a.bdf, 1, true) == 1 ? 0 : -ENODEV;
 	if (ret) {
-		ktap_result(false, names[done++], "no ats-testdev (%04x:%04x) on the PCI bus",
-			    ATC_VENDOR, ATC_DEVICE);
+		ktap_result(false, names[done++], "no ats-testdev (%04x:%04x) with ATS on the PCI bus",
+			    ATCDEV_VENDOR, ATCDEV_DEVICE);
 		goto skip_rest;
 	}
 	ret = pci_bind(a.bdf, "vfio-pci");
@@ -541,7 +581,7 @@ void atc_section(void)
 	if (!ret)
 		ret = atc_bar(&a);
 	if (!ret) {
-		a.bar[REG_CMD / 4] = CMD_CLEAR;
+		a.bar[ATCDEV_CMD / 4] = ATCDEV_CMD_CLEAR;
 		ret = vfio_map(&a.v, src, IOVA_SRC, COPY_LEN);
 	}
 	if (!ret)
@@ -653,6 +693,11 @@ void atc_section(void)
 	ktap_result(!c2.treq_fails && !c2.refused && !events, names[done++],
 		    "%llu failed Translation Requests, %llu refused translated requests, %zu SMMU events",
 		    (unsigned long long)c2.treq_fails, (unsigned long long)c2.refused, events);
+
+	/* 10: translated requests where the STE does not allow ATS */
+	ret = translated_forbidden(&a, why, sizeof(why));
+	ktap_result(!ret, names[done++], "%s", why);
+	ktap_diag("ats-testdev translated requests as given: %s", why);
 close:
 	if (a.bar)
 		munmap((void *)a.bar, a.barsz);

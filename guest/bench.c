@@ -56,8 +56,10 @@ static int mark_fd = -1;
 static unsigned int mark_seq;
 static int errors;
 static int secs = 3, kops = 8, ncpu = 1;
-static char edu[MAX_EDU][32];
+/* The edu devices, then (on the ATS SMMU) ats-testdev at edu[nedu] */
+static char edu[MAX_EDU + 1][32];
 static int nedu;
+static bool have_atcdev;
 
 static void bench_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void bench_error(const char *fmt, ...)
@@ -328,10 +330,11 @@ static double timed(const char *name, int nthreads, int container, uint64_t size
 
 /* --- counted operations --------------------------------------------------- */
 
-/* kops operations of one kind, each after its own marker. */
-static void counted(const char *name, int container, uint64_t size, int (*op)(struct worker *w))
+/* kops operations of one kind on device edu[idx], each after its own marker. */
+static void counted(const char *name, int idx, int container, uint64_t size,
+		    int (*op)(struct worker *w))
 {
-	struct worker w = { .idx = 0, .container = container, .size = size };
+	struct worker w = { .idx = idx, .container = container, .size = size };
 	int i, ret;
 
 	w.buf = buf_alloc(size);
@@ -345,6 +348,38 @@ static void counted(const char *name, int container, uint64_t size, int (*op)(st
 	}
 	mark("end:%s", name);
 	buf_free(w.buf, size);
+}
+
+/*
+ * The ATS SMMU: the commands of the same operations with ats-testdev, whose
+ * ATS is on in a DMA domain, so its invalidations include CMD_ATC_INV: an
+ * attach cycle of it alone (ATS on at attach, off and its ATC flushed at
+ * detach), a 4 KiB map+unmap with it alone in the domain, and one with it in
+ * the domain of every edu.
+ */
+static int ats_counted(void)
+{
+	struct vfio_multi m = { .container = -1 };
+	struct vfio v;
+	int ret;
+
+	counted("ats_attach_cycle", nedu, -1, 0, op_attach);
+	ret = vfio_open(&v, edu[nedu], false);
+	if (ret) {
+		bench_error("vfio_open %s: %s", edu[nedu], strerror(-ret));
+		return 1;
+	}
+	counted("ats_map_unmap_4k", 0, v.container, SZ_4K, op_map);
+	vfio_close(&v);
+	ret = multi_open(&m, nedu + 1);
+	if (ret) {
+		bench_error("one container with the %d edu groups and ats-testdev's: %s", nedu,
+			    strerror(-ret));
+		return 1;
+	}
+	counted("ats_multi_map_unmap_4k", 0, m.container, SZ_4K, op_map);
+	multi_close(&m);
+	return 0;
 }
 
 /* --- dma_map_benchmark ---------------------------------------------------- */
@@ -442,6 +477,16 @@ int bench_main(void)
 		}
 		printf("harness-bench-info: edu %s group %s sid 0x%x\n", edu[i], grp, pci_sid(edu[i]));
 	}
+	/* The ATS SMMU's ats-testdev (qemu/patches): a device with an ATC */
+	have_atcdev = atcdev_find(&edu[nedu], 1, true) == 1;
+	if (have_atcdev) {
+		ret = pci_bind(edu[nedu], "vfio-pci");
+		if (ret) {
+			bench_error("ats-testdev %s: binding to vfio-pci: %s", edu[nedu], strerror(-ret));
+			return 1;
+		}
+		printf("harness-bench-info: ats-testdev %s sid 0x%x\n", edu[nedu], pci_sid(edu[nedu]));
+	}
 	fflush(stdout);
 	if (nedu < 2) {
 		bench_error("%d edu device(s); make bench boots with 4 (-device edu x 3 in QEMU_EXTRA)", nedu);
@@ -449,14 +494,14 @@ int bench_main(void)
 	}
 
 	/* 1. Commands per operation, counted by QEMU, operation by operation. */
-	counted("attach_cycle", -1, 0, op_attach);
+	counted("attach_cycle", 0, -1, 0, op_attach);
 	ret = vfio_open(&v, edu[0], false);
 	if (ret) {
 		bench_error("vfio_open %s: %s", edu[0], strerror(-ret));
 		return 1;
 	}
-	counted("map_unmap_4k", v.container, SZ_4K, op_map);
-	counted("map_unmap_2m", v.container, SZ_2M, op_map);
+	counted("map_unmap_4k", 0, v.container, SZ_4K, op_map);
+	counted("map_unmap_2m", 0, v.container, SZ_2M, op_map);
 	vfio_close(&v);
 	ret = multi_open(&m, nedu);
 	if (ret) {
@@ -464,7 +509,7 @@ int bench_main(void)
 		return 1;
 	}
 	printf("harness-bench-info: multi container groups %d devices %d\n", m.n, nedu);
-	counted("multi_map_unmap_4k", m.container, SZ_4K, op_map);
+	counted("multi_map_unmap_4k", 0, m.container, SZ_4K, op_map);
 
 	/* 2. Throughput. The most wanted first: one domain, several devices. */
 	result("multi_map_unmap_4k_t1", timed("multi_map_unmap_4k_t1", 1, m.container, SZ_4K, op_map), "pairs/s");
@@ -472,6 +517,8 @@ int bench_main(void)
 	if (ncpu > 1)
 		result("multi_map_unmap_4k_tn", timed("multi_map_unmap_4k_tn", ncpu, m.container, SZ_4K, op_map), "pairs/s");
 	multi_close(&m);
+	if (have_atcdev && ats_counted())
+		return 1;
 
 	ret = vfio_open(&v, edu[0], false);
 	if (ret) {

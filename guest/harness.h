@@ -58,6 +58,9 @@ unsigned int pci_sid(const char *bdf);	/* requester ID: bus << 8 | devfn */
 unsigned int pci_ats_cap(const char *bdf, unsigned int *ctrl);
 #define PCI_ATS_CTRL_ENABLE	0x8000
 int pci_bind(const char *bdf, const char *driver);
+/* A marker n (mod 256) in QEMU's trace of config writes: see sys.c */
+#define HOST_BRIDGE	"0000:00:00.0"
+int host_bridge_mark(unsigned int n);
 int pci_unbind(const char *bdf);	/* from whatever driver has it; 0 if none */
 
 /* QEMU's edu device (docs/specs/edu.rst): its DMA engine, in BAR 0. */
@@ -109,6 +112,45 @@ void ats_section(const char *const *bdfs, const char *const *args, const char *h
  */
 void atc_section(void);
 int atc_cases(void);
+
+/*
+ * atcdev.c: QEMU's ats-testdev (qemu/patches): a PCIe device with an ATS
+ * capability, an Address Translation Cache, counters and a DMA engine that
+ * copies between two addresses (IOVAs, translated through its ATC while ATS
+ * Control Enable is set). Its BAR 0, mapped through sysfs (atcdev_map_bar()
+ * sets memory space and bus mastering first):
+ */
+#define ATCDEV_VENDOR	0x1234
+#define ATCDEV_DEVICE	0xa7c0
+#define ATCDEV_ID	0x00
+#define ATCDEV_SRC	0x08
+#define ATCDEV_DST	0x10
+#define ATCDEV_LEN	0x18
+#define ATCDEV_CMD	0x1c
+#define ATCDEV_STATUS	0x20	/* 0: the last command is done */
+#define ATCDEV_ENTRIES	0x24	/* ATC entries held */
+#define ATCDEV_HITS	0x40	/* 64-bit counters from here on */
+#define ATCDEV_MISSES	0x48
+#define ATCDEV_INV	0x50	/* ATS invalidations received */
+#define ATCDEV_INV_DROPS 0x58	/* ATC entries they removed */
+#define ATCDEV_TREQ_FAILS 0x60
+#define ATCDEV_ATS_KEPT	0x68
+#define ATCDEV_UNTRANSL	0x70	/* pages of untranslated DMA */
+#define ATCDEV_TRANSL	0x78	/* pages of translated DMA */
+#define ATCDEV_REFUSED	0x80
+#define ATCDEV_INV_IN_RESET 0x88
+#define ATCDEV_FLRS	0x90
+#define ATCDEV_CMD_COPY	1
+#define ATCDEV_CMD_CLEAR 2
+#define ATCDEV_CMD_COPY_TRANSLATED 3	/* translated requests at SRC, DST as given */
+#define ATCDEV_STATUS_REFUSED (1 << 2)	/* a translated request refused */
+uint64_t atcdev_rd64(volatile uint32_t *bar, unsigned int off);
+void atcdev_wr64(volatile uint32_t *bar, unsigned int off, uint64_t v);
+int atcdev_map_bar(const char *bdf, volatile uint32_t **bar, size_t *size);
+/* A copy of len bytes; returns the STATUS register (0: done) */
+uint32_t atcdev_copy(volatile uint32_t *bar, uint64_t src, uint64_t dst, uint32_t len);
+/* The ats-testdevs with (or, ats=off, without) an ATS capability, in bus order */
+int atcdev_find(char (*bdf)[32], int max, bool with_ats);
 
 /* vfio.c: a type1v2 container with one group (and optionally its device). */
 struct vfio {

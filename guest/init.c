@@ -51,6 +51,10 @@
 
 #include "harness.h"
 
+/* Trace markers around the ATS boot's first read of the virtio disk */
+#define ATC_WINDOW_BEGIN	0xa1
+#define ATC_WINDOW_END		0xa2
+
 #define EDU_ID		0x00
 #define PCI_COMMAND	0x04
 #define PCI_COMMAND_MASTER 0x4
@@ -895,7 +899,24 @@ int main(int argc, char **argv)
 				    mods_waited >= 0 ? mods_waited : -mods_waited);
 		test_smmu_probed(false);
 		test_groups(2);
+		/*
+		 * The ATS SMMU: the virtio disk has ATS on, in the DMA domain it
+		 * shares with its root port (one group: the port has no ACS).
+		 * The host checks QEMU's trace between the two markers: every
+		 * unmap of that domain during the read must send CMD_ATC_INV to
+		 * the disk's stream (scripts/smmu-trace.py).
+		 */
+		if (ats_boot)
+			host_bridge_mark(ATC_WINDOW_BEGIN);
 		check_disk("vda", "guest.sha_vda", "virtio_blk_read_through_smmu");
+		if (ats_boot) {
+			char vblk[32] = "";
+
+			host_bridge_mark(ATC_WINDOW_END);
+			pci_find(0x1af4, 0x1042, vblk, sizeof(vblk));
+			printf("    # harness-atc-window: 0x%x 0x%x sid=0x%x (the virtio disk's read)\n",
+			       ATC_WINDOW_BEGIN, ATC_WINDOW_END, vblk[0] ? pci_sid(vblk) : 0);
+		}
 		check_disk("nvme0n1", "guest.sha_nvme", "nvme_read_through_smmu");
 		test_ats_capable_device();
 		test_group_type_switches();

@@ -22,6 +22,22 @@
  *   bind     the virtio disk: virtio-pci -> vfio-pci, a VFIO attach cycle on
  *            it, -> virtio-pci, read /dev/vd* and compare. Never injected.
  *
+ * On the ATS SMMU (STRESS_SMMU=ats: two ats-testdevs, devices with an ATS
+ * capability and an ATC, qemu/patches), D0's array also holds ATS targets:
+ *
+ *   ats witness  the second ats-testdev, W, in C0 for the whole run: maps a
+ *            fresh buffer pair at its two IOVAs, lets the device copy one
+ *            page into the other through its ATC (ATS Translation Requests,
+ *            then translated DMA), compares, unmaps (an ATC invalidation to
+ *            W). A lost invalidation leaves a stale ATC entry: the copy then
+ *            reads the old source or writes the old destination. Never
+ *            fault-injected.
+ *   ats join the first ats-testdev, A, joins C0 and leaves it like edu1: ATS
+ *            on and off for A, its ATS target added to D0's array and made
+ *            trash. A's stream ID is below W's, so that trash sits between
+ *            live targets, and arm_smmu_invs_purge() makes a new array at
+ *            every leave.
+ *
  * Fault injection (when the kernel has failslab), in alternating phases of
  * guest.stress_phase_secs= (default 10):
  *
@@ -40,6 +56,12 @@
  *            arm_smmu_invs_merge()). It must fail the attach with ENOMEM,
  *            or be absorbed (see classify()); after a failed join the witness
  *            checks D0 right away.
+ *   purge    (the ATS SMMU) failslab's stacktrace filter set to
+ *            arm_smmu_domain_unref_invs(), and the ats join thread fails the
+ *            first allocation of each leave (fail-nth = 1): the new array of
+ *            arm_smmu_invs_purge(). The leave must not fail, D0 keeps its
+ *            array with the trash in it, and both witnesses check D0 right
+ *            after.
  *
  * At the end: every edu device gets a clean attach and a DMA check, both
  * disks are read once more, kmemleak scans (after a "clear" at the start: only
@@ -79,8 +101,8 @@
 #define FAIL_PAGE	"/sys/kernel/debug/fail_page_alloc"
 #define KMEMLEAK	"/sys/kernel/debug/kmemleak"
 
-enum { PH_CLEAN, PH_RANDOM, PH_PREPARE };
-static const char *const ph_name[] = { "clean", "random", "prepare" };
+enum { PH_CLEAN, PH_RANDOM, PH_PREPARE, PH_PURGE };
+static const char *const ph_name[] = { "clean", "random", "prepare", "purge" };
 
 /* Phases: workers hold the read side around each operation they may fail. */
 static pthread_rwlock_t ph_lock;
@@ -88,8 +110,8 @@ static int phase = PH_CLEAN;
 static atomic_bool stopping;
 static uint64_t deadline_ns;
 static long max_ops;
-static bool have_failslab, have_prepare_seam;
-static unsigned long prep_start, prep_end, rel_start, rel_end;
+static bool have_failslab, have_prepare_seam, have_purge_seam;
+static unsigned long prep_start, prep_end, rel_start, rel_end, purge_start, purge_end;
 static bool have_restore_guard;
 
 static atomic_long n_ops;
@@ -102,7 +124,12 @@ static atomic_long rnd_errors;			/* random phase: errors surfaced */
 static atomic_long nth_injected, nth_surfaced, nth_absorbed;
 static atomic_long nth_wrong_errno, nth_sweeps, nth_witness_checks;
 
+static atomic_long ats_checks, ats_bad, ats_err, ats_joins, ats_purge_windows, ats_purge_injected;
+
 static char edu_bdf[NR_EDU][32], nvme_bdf[32], vblk_bdf[32];
+#define NR_ATSD		2
+static char atsd_bdf[NR_ATSD][32];	/* [0]: A, the joiner; [1]: W, the ATS witness */
+static int n_atsd;
 static const char *sha_nvme, *sha_vda;
 
 /* Report the first few errors of each kind, then only count them. */
@@ -318,9 +345,9 @@ static void set_phase(int ph, int pct)
 	pthread_rwlock_wrlock(&ph_lock);
 	if (have_failslab) {
 		write_file(FAILSLAB "/probability", "0");
-		if (ph == PH_PREPARE) {
-			writef(FAILSLAB "/require-start", "%lu", prep_start);
-			writef(FAILSLAB "/require-end", "%lu", prep_end);
+		if (ph == PH_PREPARE || ph == PH_PURGE) {
+			writef(FAILSLAB "/require-start", "%lu", ph == PH_PURGE ? purge_start : prep_start);
+			writef(FAILSLAB "/require-end", "%lu", ph == PH_PURGE ? purge_end : prep_end);
 		} else if (!access(FAILSLAB "/require-start", W_OK)) {
 			write_file(FAILSLAB "/require-start", "0");
 			writef(FAILSLAB "/require-end", "%lu", ~0ul);
@@ -575,43 +602,208 @@ static void witness_now(void)
 	atomic_fetch_add(&nth_witness_checks, 1);
 }
 
-/* edu1's group joins the witness's container (and so D0) and leaves it. */
-static void *join_fn(void *arg)
+/* --- ATS: ats-testdev W in D0, through its ATC ------------------------------ */
+
+#define IOVA_ATS_SRC	0x3000000
+#define IOVA_ATS_DST	0x3100000
+
+static struct {
+	int group;		/* W's group fd, in C0 */
+	volatile uint32_t *bar;
+	size_t barsz;
+	uint8_t *src[POOL], *dst[POOL];
+	unsigned int seq;
+	pthread_mutex_t lock;
+	uint64_t transl0, inv0;	/* W's counters at the start */
+} atsw = { .group = -1 };
+
+/* /dev/vfio/<group> of a device, opened */
+static int group_fd(const char *bdf)
 {
 	char path[256], grp[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	if (link_basename(path, grp, sizeof(grp)))
+		return -ENODEV;
+	snprintf(path, sizeof(path), "/dev/vfio/%s", grp);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * Map a fresh buffer pair at W's IOVAs in C0, let W copy a page from one to
+ * the other through its ATC, compare, unmap. Both pages must have gone as
+ * translated DMA (ATS on for W), the destination of the check before, zeroed
+ * after it, must still be zero (a stale ATC entry writes the old page), and
+ * the source's pattern changes every check (a stale one reads the old page).
+ * 0: right, 1: wrong, <0: an error.
+ */
+static int atsw_check(void)
+{
+	unsigned int s = atsw.seq++, k = s % POOL, i;
+	uint8_t *src = atsw.src[k], *dst = atsw.dst[k], *prev = atsw.dst[(k + POOL - 1) % POOL];
+	uint64_t tr = atcdev_rd64(atsw.bar, ATCDEV_TRANSL);
+	uint32_t st;
+	int ret, bad = 0;
+
+	for (i = 0; i < 4096; i++) {
+		src[i] = (uint8_t)(s * 151 + i * 3 + (i >> 9));
+		dst[i] = 0;
+	}
+	ret = vfio_map(&edu0.v, src, IOVA_ATS_SRC, 4096);
+	if (ret)
+		return ret;
+	ret = vfio_map(&edu0.v, dst, IOVA_ATS_DST, 4096);
+	if (ret) {
+		vfio_unmap(&edu0.v, IOVA_ATS_SRC, 4096);
+		return ret;
+	}
+	st = atcdev_copy(atsw.bar, IOVA_ATS_SRC, IOVA_ATS_DST, 4096);
+	if (st) {
+		ret = -EIO;
+	} else {
+		bad = memcmp(src, dst, 4096) != 0;
+		for (i = 0; i < 4096 && !bad; i++)
+			bad = prev[i] != 0;
+		if (atcdev_rd64(atsw.bar, ATCDEV_TRANSL) - tr != 2 && !bad)
+			bad = 2;	/* not through the ATC: ATS off */
+	}
+	if (vfio_unmap(&edu0.v, IOVA_ATS_SRC, 4096) || vfio_unmap(&edu0.v, IOVA_ATS_DST, 4096))
+		ret = ret ?: -EIO;
+	memset(dst, 0, 4096);
+	return ret ? ret : bad;
+}
+
+static void atsw_count(const char *who, int r)
+{
+	if (r > 0) {
+		if (atomic_fetch_add(&ats_bad, 1) < 5)
+			ktap_diag("%s: ats-testdev %s copy %s", who, atsd_bdf[1],
+				  r == 2 ? "right but NOT TRANSLATED (ATS off for W?)" :
+				  "WRONG: new buffer not written or old one written (stale ATC entry)");
+	} else if (r < 0) {
+		atomic_fetch_add(&ats_err, 1);
+		note_unexpected(who, "ats-testdev copy", r);
+	}
+	atomic_fetch_add(&ats_checks, 1);
+}
+
+static void *ats_witness_fn(void *arg)
+{
+	while (!done()) {
+		int r;
+
+		pthread_mutex_lock(&atsw.lock);
+		r = atsw_check();
+		pthread_mutex_unlock(&atsw.lock);
+		atsw_count("ats witness", r);
+		atomic_fetch_add(&n_ops, 1);
+	}
+	return NULL;
+}
+
+/* Both witnesses check D0 right after an injected failure. */
+static void witnesses_now(void)
+{
+	witness_now();
+	if (atsw.bar) {
+		pthread_mutex_lock(&atsw.lock);
+		atsw_count("ats witness after an injected failure", atsw_check());
+		pthread_mutex_unlock(&atsw.lock);
+	}
+}
+
+/* W joins C0 for the whole run: D0's array gets W's ATS target. */
+static int atsw_setup(void)
+{
+	unsigned int ctrl = 0;
+	int i, ret;
+
+	for (i = 0; i < POOL; i++) {
+		atsw.src[i] = aligned_alloc(4096, 4096);
+		atsw.dst[i] = aligned_alloc(4096, 4096);
+		memset(atsw.src[i], 0, 4096);
+		memset(atsw.dst[i], 0, 4096);
+	}
+	pthread_mutex_init(&atsw.lock, NULL);
+	atsw.group = group_fd(atsd_bdf[1]);
+	if (atsw.group < 0)
+		return atsw.group;
+	if (ioctl(atsw.group, VFIO_GROUP_SET_CONTAINER, &edu0.v.container))
+		return -errno;
+	ret = atcdev_map_bar(atsd_bdf[1], &atsw.bar, &atsw.barsz);
+	if (ret)
+		return ret;
+	if (!pci_ats_cap(atsd_bdf[1], &ctrl) || !(ctrl & PCI_ATS_CTRL_ENABLE))
+		return -EOPNOTSUPP;	/* ATS must be on in D0 */
+	atsw.transl0 = atcdev_rd64(atsw.bar, ATCDEV_TRANSL);
+	atsw.inv0 = atcdev_rd64(atsw.bar, ATCDEV_INV);
+	return atsw_check() ? -EIO : 0;
+}
+
+/* A device's group that joins the witness's container (so D0) and leaves it */
+struct joiner {
+	const char *who;
+	const char *bdf;
+	atomic_long *joins;
+	bool purge;	/* the ats join: fail the purge's allocation in PH_PURGE */
+};
+
+/*
+ * The leave: VFIO_GROUP_UNSET_CONTAINER moves the group to the blocking
+ * domain, whose commit drops its targets from D0's array. In the purge
+ * phase the first allocation under arm_smmu_domain_unref_invs() fails.
+ */
+static void leave(const struct joiner *j, int fd, int ph)
+{
+	bool purge = j->purge && ph == PH_PURGE;
+	long left = -1;
+
+	if (purge)
+		nth_set(1);
+	if (ioctl(fd, VFIO_GROUP_UNSET_CONTAINER))
+		note_unexpected(j->who, "unset container", -errno);
+	if (purge) {
+		left = nth_get();
+		nth_set(0);
+		atomic_fetch_add(&ats_purge_windows, 1);
+		if (left == 0) {
+			atomic_fetch_add(&ats_purge_injected, 1);
+			witnesses_now();
+		}
+	}
+}
+
+static void *join_fn(void *arg)
+{
+	const struct joiner *j = arg;
 	struct sweep sw = { .nth = 1 };
 	int fd, ret, ph;
 	long left;
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", edu_bdf[1]);
-	if (link_basename(path, grp, sizeof(grp))) {
-		note_unexpected("join", "no iommu group", -ENODEV);
-		return NULL;
-	}
-	snprintf(path, sizeof(path), "/dev/vfio/%s", grp);
 	inject_fds();
 	while (!done()) {
 		ph = op_begin();
-		fd = open(path, O_RDWR | O_CLOEXEC);
+		fd = group_fd(j->bdf);
 		if (fd < 0) {
-			note_unexpected("join", "open group", -errno);
+			note_unexpected(j->who, "open group", fd);
 			op_end();
 			continue;
 		}
 		inject_begin(ph, sw.nth);
 		ret = ioctl(fd, VFIO_GROUP_SET_CONTAINER, &edu0.v.container) ? -errno : 0;
 		left = inject_end(ph);
-		sweep_next(&sw, classify("join", ph, left, ret));
+		sweep_next(&sw, classify(j->who, ph, left, ret));
 		if (!ret) {
-			atomic_fetch_add(&joins, 1);
+			atomic_fetch_add(j->joins, 1);
 			usleep(2000);
-			if (ioctl(fd, VFIO_GROUP_UNSET_CONTAINER))
-				note_unexpected("join", "unset container", -errno);
+			leave(j, fd, ph);
 		}
 		close(fd);
 		op_end();
 		if (ph == PH_PREPARE && left == 0)
-			witness_now();
+			witnesses_now();
 	}
 	return NULL;
 }
@@ -884,6 +1076,8 @@ int stress_main(void)
 {
 	long secs = arg("guest.stress_secs", 150), phase_secs = arg("guest.stress_phase_secs", 10);
 	int pct = (int)arg("guest.stress_failslab_pct", 1), i, nedu, ret;
+	struct joiner edu_joiner = { "join", edu_bdf[1], &joins, false };
+	struct joiner ats_joiner = { "ats join", NULL, &ats_joins, true };
 	pthread_t th[16];
 	int nth_threads = 0;
 	long times0, times_rnd = 0, times_all, t, leaks = -1, splats;
@@ -929,10 +1123,33 @@ int stress_main(void)
 	ktap_diag("edu %s %s %s %s (vfio-pci), nvme %s, virtio %s", edu_bdf[0], edu_bdf[1],
 	     edu_bdf[2], edu_bdf[3], nvme_bdf, vblk_bdf);
 
+	/* The ATS SMMU: two ats-testdevs (scripts/stress.sh adds the second) */
+	n_atsd = atcdev_find(atsd_bdf, NR_ATSD, true);
+	if (n_atsd == NR_ATSD) {
+		ret = pci_bind(atsd_bdf[0], "vfio-pci") ?: pci_bind(atsd_bdf[1], "vfio-pci") ?:
+		      atsw_setup();
+		ktap_diag("ats-testdev %s (sid 0x%x, joins and leaves D0), %s (sid 0x%x, in D0): %s",
+			  atsd_bdf[0], pci_sid(atsd_bdf[0]), atsd_bdf[1], pci_sid(atsd_bdf[1]),
+			  ret ? strerror(-ret) : "ATS on, a copy through the ATC right");
+		if (ret) {
+			ktap_end();
+			return 1;
+		}
+	} else if (n_atsd > 0) {
+		ktap_diag("%d ats-testdev(s), not %d: no ATS threads", n_atsd, NR_ATSD);
+		n_atsd = 0;
+	}
+
 	failslab_setup();
+	/* (a kernel with the invalidation arrays, and the two ats-testdevs) */
+	have_purge_seam = have_prepare_seam && atsw.bar &&
+			  !sym_range("arm_smmu_domain_unref_invs", &purge_start, &purge_end);
 	if (have_prepare_seam)
 		ktap_diag("fault injection: failslab and fail-nth; attach prepare seam: arm_smmu_attach_prepare at 0x%lx..0x%lx",
 		     prep_start, prep_end);
+	if (have_purge_seam)
+		ktap_diag("fault injection: purge seam: arm_smmu_domain_unref_invs at 0x%lx..0x%lx",
+			  purge_start, purge_end);
 	else
 		ktap_diag("fault injection: %s", have_failslab ?
 		     "failslab and fail-nth, but no stacktrace filter or no arm_smmu_attach_prepare in /proc/kallsyms" :
@@ -965,7 +1182,12 @@ int stress_main(void)
 	pthread_create(&th[nth_threads++], NULL, witness_fn, NULL);
 	pthread_create(&th[nth_threads++], NULL, hammer_fn, (void *)0);
 	pthread_create(&th[nth_threads++], NULL, hammer_fn, (void *)1);
-	pthread_create(&th[nth_threads++], NULL, join_fn, NULL);
+	pthread_create(&th[nth_threads++], NULL, join_fn, &edu_joiner);
+	if (atsw.bar) {
+		ats_joiner.bdf = atsd_bdf[0];
+		pthread_create(&th[nth_threads++], NULL, ats_witness_fn, NULL);
+		pthread_create(&th[nth_threads++], NULL, join_fn, &ats_joiner);
+	}
 	pthread_create(&th[nth_threads++], NULL, cycle_fn, (void *)(intptr_t)2);
 	pthread_create(&th[nth_threads++], NULL, cycle_fn, (void *)(intptr_t)3);
 	pthread_create(&th[nth_threads++], NULL, reader_fn, "nvme0n1");
@@ -973,8 +1195,10 @@ int stress_main(void)
 	pthread_create(&th[nth_threads++], NULL, bind_fn, NULL);
 
 	for (t = 0; !done(); t++) {
-		int ph = !have_failslab ? PH_CLEAN :
-			 (t % 2 == 0 || !have_prepare_seam) ? PH_RANDOM : PH_PREPARE;
+		/* random, prepare, purge (the seams there are), random, ... */
+		int phases[] = { PH_RANDOM, PH_PREPARE, PH_PURGE };
+		int nph = !have_prepare_seam ? 1 : !have_purge_seam ? 2 : 3;
+		int ph = !have_failslab ? PH_CLEAN : phases[t % nph];
 		long before = failslab_times();
 		uint64_t end = now_ns() + (uint64_t)phase_secs * 1000000000ull;
 
@@ -1051,11 +1275,49 @@ int stress_main(void)
 		ktap_skip("attach_prepare_failures_surface",
 			  have_failslab ? "arm_smmu_attach_prepare not found in /proc/kallsyms" : "no failslab");
 	}
-	ktap_skip("ats_and_purge_seams",
-		  "not reached: the stressed devices (edu) have no ATS capability, so their domains' arrays hold no ATS entry even on the ATS SMMU (guest/atc.c tests those), and each array holds one ASID or VMID entry, so arm_smmu_invs_purge() never allocates");
+	if (!atsw.bar) {
+		ktap_skip("ats_and_purge_seams",
+			  "no pair of ats-testdevs: not the ATS SMMU (STRESS_SMMU=ats), where D0 holds ATS targets and arm_smmu_invs_purge() allocates");
+	} else {
+		uint64_t transl = atcdev_rd64(atsw.bar, ATCDEV_TRANSL) - atsw.transl0;
+		uint64_t inv = atcdev_rd64(atsw.bar, ATCDEV_INV) - atsw.inv0;
+		bool purge_ok = have_purge_seam && atomic_load(&ats_purge_injected) > 0;
+
+		ktap_result(atomic_load(&ats_checks) > 0 && !atomic_load(&ats_bad) &&
+			    !atomic_load(&ats_err) && atomic_load(&ats_joins) > 0 &&
+			    transl >= 2 * (uint64_t)atomic_load(&ats_checks) && inv > 0 && purge_ok,
+			    "ats_and_purge_seams",
+			    "ats witness: %ld copies through the ATC, %ld wrong, %ld errors; W: %llu translated pages, %llu ATS invalidations; %ld ats joins of D0; purge seam %s: %ld leaves in its phase, %ld with the purge's allocation failed (want > 0)",
+			    atomic_load(&ats_checks), atomic_load(&ats_bad), atomic_load(&ats_err),
+			    (unsigned long long)transl, (unsigned long long)inv,
+			    atomic_load(&ats_joins),
+			    have_purge_seam ? "on" :
+			    have_prepare_seam ? "MISSING (no arm_smmu_domain_unref_invs in /proc/kallsyms)" :
+			    "MISSING (no failslab stacktrace filter)",
+			    atomic_load(&ats_purge_windows), atomic_load(&ats_purge_injected));
+		ktap_diag("ATS: W %s checked %ld times through its ATC (%llu translated pages, %llu ATS invalidations received); A %s joined D0 %ld times; %ld leaves with the purge's allocation failed and absorbed",
+			  atsd_bdf[1], atomic_load(&ats_checks), (unsigned long long)transl,
+			  (unsigned long long)inv, atsd_bdf[0], atomic_load(&ats_joins),
+			  atomic_load(&ats_purge_injected));
+	}
 
 	/* Every device still works, without injection */
 	t = (long)((now_ns() - t0) / 1000000000ull);
+	if (atsw.bar) {
+		int r = atsw_check();
+
+		if (r) {
+			final_ok = false;
+			ktap_diag("final check: ats-testdev %s: %s", atsd_bdf[1],
+				  r > 0 ? "copy wrong or untranslated" : strerror(-r));
+		}
+		if (ioctl(atsw.group, VFIO_GROUP_UNSET_CONTAINER)) {
+			final_ok = false;
+			ktap_diag("final check: ats-testdev %s leaves C0: %s", atsd_bdf[1],
+				  strerror(errno));
+		}
+		close(atsw.group);
+	}
 	edu_disable(&edu0);
 	vfio_close(&edu0.v);
 	for (i = 0; i < NR_EDU; i++) {

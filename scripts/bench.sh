@@ -7,7 +7,9 @@
 # /init in guest.mode=bench (guest/bench.c), on the stage-1 SMMU and then on
 # the stage-2 one (BENCH_TIMED_SMMU), under QEMU's instruction counting
 # (-icount, one vCPU: see bench_boot); then once per kernel on the S1+S2 SMMU
-# (BENCH_COUNT_SMMU) for its command counts. Each boot measures:
+# and on the ATS SMMU of qemu/patches (BENCH_COUNT_SMMU) for their command
+# counts (on the ATS SMMU also those of ats-testdev, a device with an ATC:
+# CMD_ATC_INV per operation). Each boot measures:
 #   - the SMMU commands of each operation, counted exactly from QEMU's trace
 #     (smmuv3_cmdq_opcode), operation by operation between trace markers
 #     (see scripts/bench-report.py): deterministic, must not vary;
@@ -27,7 +29,7 @@
 #            BENCH_ICOUNT_SHIFT (default 3: one instruction is 2^3 ns of guest time)
 #            BENCH_OPS  (operations per counted kind, default 8)
 #            BENCH_TIMED_SMMU="s1 s2" (SMMUs measured; s1 first)
-#            BENCH_COUNT_SMMU="nested" (SMMUs counted only, one boot per kernel)
+#            BENCH_COUNT_SMMU="nested ats" (SMMUs counted only, one boot per kernel)
 #            BENCH_WALL_RUNS=0 (more boots per kernel without icount, 2 vCPUs,
 #            BENCH_WALL_SECS=5 each: the TCG wall-clock table, secondary)
 #            BENCH_KEEP_TRACE=1 (keep each boot's trace.log, ~45 MB each)
@@ -128,14 +130,14 @@ echo "$qemu_extra" >"$B/qemu-extra.txt"
 echo "$guest_args" >"$B/guest-args.txt"
 echo "$SHIFT" >"$B/icount-shift.txt"
 TIMED_SMMUS=${BENCH_TIMED_SMMU-s1 s2}
-COUNT_SMMUS=${BENCH_COUNT_SMMU-nested}
+COUNT_SMMUS=${BENCH_COUNT_SMMU-nested ats}
 ntimed=0 ncount=0
-# (what scripts/bench-report.py reads: s1 and s2 measured, nested counted)
+# (what scripts/bench-report.py reads: s1 and s2 measured, nested and ats counted)
 case " $TIMED_SMMUS " in " s1 "|" s1 s2 ") ;; *)
 	die "BENCH_TIMED_SMMU='$TIMED_SMMUS' is not supported" "use 's1 s2' (the default) or 's1'" ;;
 esac
-case " $COUNT_SMMUS " in "  "|" nested ") ;; *)
-	die "BENCH_COUNT_SMMU='$COUNT_SMMUS' is not supported" "use 'nested' (the default) or ''" ;;
+case " $COUNT_SMMUS " in "  "|" nested "|" ats "|" nested ats ") ;; *)
+	die "BENCH_COUNT_SMMU='$COUNT_SMMUS' is not supported" "use 'nested ats' (the default), 'nested', 'ats' or ''" ;;
 esac
 for smmu in $TIMED_SMMUS; do ntimed=$((ntimed + 1)); done
 for smmu in $COUNT_SMMUS; do ncount=$((ncount + 1)); done

@@ -209,18 +209,18 @@ x86_lane() {
 stress_lane() {
 	local smmu srun pfx
 	phase "short stress"
-	step "short stress on the debug kernel, SMMU s1 ${CHECK_STRESS_SECS:-45} s and s2 ${CHECK_STRESS_S2_SECS:-30} s side by side (make stress for the long one)"
+	step "short stress on the debug kernel, SMMU s1 ${CHECK_STRESS_SECS:-45} s, s2 and ats ${CHECK_STRESS_S2_SECS:-30} s each, two boots at a time (make stress for the long one)"
 	if STRESS_KASAN=${CHECK_STRESS_KASAN:-1} STRESS_SECS=${CHECK_STRESS_SECS:-45} \
-		STRESS_S2_SECS=${CHECK_STRESS_S2_SECS:-30} STRESS_SMMU="s1 s2" STRESS_S2_KMEMLEAK=0 \
-		STRESS_PARALLEL=${CHECK_STRESS_PARALLEL:-1} \
+		STRESS_S2_SECS=${CHECK_STRESS_S2_SECS:-30} STRESS_SMMU="s1 s2 ats" STRESS_S2_KMEMLEAK=0 \
+		STRESS_PARALLEL=${CHECK_STRESS_PARALLEL:-1} STRESS_MAX_BOOTS=2 \
 		STRESS_DIR=$C/stress "$TOP/scripts/stress.sh" >"$C/stress.log" 2>&1; then
 		ok "short stress passed"
 	else
 		warn "short stress failed:"
 	fi
 	grep -E '^  (operations|injected|checksum|SMMU:)|^stress' "$C/stress.log" || true
-	# s1's lines are "stress:<name>", s2's "stress_s2:<name>"
-	for smmu in s1 s2; do
+	# s1's lines are "stress:<name>", the others' "stress_<smmu>:<name>"
+	for smmu in s1 s2 ats; do
 		srun=$C/stress/run pfx=stress:
 		[ $smmu = s1 ] || srun=$C/stress/run-$smmu pfx=stress_$smmu:
 		if [ -s "$srun/host.results" ]; then

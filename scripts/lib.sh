@@ -317,8 +317,10 @@ guest_devices() {
 		"-device nvme,drive=nv0,serial=harness0" "-device edu"
 	if [ "${1:-}" = ats ]; then
 		# on the root bus (an RCiEP): a group of its own, whose default
-		# domain can be switched to identity (guest/atc.c)
-		printf '%s\n' "-device ats-testdev"
+		# domain can be switched to identity (guest/atc.c); the second one
+		# has no ATS capability and issues translated requests anyway
+		# (atc_dev_translated_forbidden)
+		printf '%s\n' "-device ats-testdev" "-device ats-testdev,ats=off"
 	fi
 }
 # qemu_for_smmu SMMU: QEMU_AARCH64 (and QEMU_AARCH64_L) for that configuration:
@@ -334,10 +336,11 @@ smmu_trace_args() {
 	printf -- '-trace %s\n' smmuv3_record_event smmuv3_cmdq_opcode \
 		smmuv3_cmdq_consume_error smmuv3_write_gerror
 	# the ATS SMMU (qemu/patches): each ATC invalidation, Translation
-	# Request and refused translated request, and what the ATC did
+	# Request and refused translated request, what the ATC did, and the
+	# config writes (the guest's markers: smmu-trace.py's ATC window)
 	if [ "${1:-}" = ats ]; then
 		printf -- '-trace %s\n' smmuv3_atc_inv smmuv3_ats_translation \
-			smmuv3_ats_translated_refused 'ats_testdev_*'
+			smmuv3_ats_translated_refused 'ats_testdev_*' pci_cfg_write
 	fi
 }
 

@@ -39,8 +39,20 @@ while read -r patch smmu want; do
 		[ ! -s "$l/console.txt" ]; then
 		verdict="FAIL mutant:$name: the boot failed before any output (${l#"$TOP"/}/boot.log)"
 	else
-		# a guest case, or "kunit:CASE", a case of the KUnit suites at boot
-		if [ "${want#kunit:}" != "$want" ]; then
+		# a guest case, "kunit:CASE", a case of the KUnit suites at boot,
+		# or "smmu:CHECK", a check of QEMU's trace (scripts/smmu-trace.py),
+		# turned into KTAP lines here
+		if [ "${want#smmu:}" != "$want" ]; then
+			want=${want#smmu:}
+			: >"$l/host.results"
+			if [ -s "$l/trace.log" ]; then
+				python3 "$TOP/scripts/smmu-trace.py" "$l/trace.log" "$l/console.txt" \
+					--smmu "$smmu" --results "$l/host.results" >/dev/null 2>&1 || true
+			fi
+			sed -nE "s/^FAIL ($want): (.*)/not ok 1 \1\n# \1: \2/p; s/^PASS ($want)( .*)?\$/ok 1 \1/p" \
+				"$l/host.results" >"$l/guest-ktap.log"
+			[ -s "$l/trace.log" ] || echo "no QEMU trace (${l#"$TOP"/}/trace.log)" >"$l/cut.txt"
+		elif [ "${want#kunit:}" != "$want" ]; then
 			want=${want#kunit:}
 			sed '/^harness-guest: begin$/,$d' "$l/console.txt" >"$l/guest-ktap.log"
 		else

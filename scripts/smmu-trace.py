@@ -20,6 +20,12 @@ The guest announces the fault events it provokes on purpose with lines
                             every CMD_ATC_INV was decoded by the model, and
                             the ones for a device with an ATC reached it
                             (smmuv3_atc_inv ... delivered=1): at least one
+  smmu_atc_inv_with_each_unmap  (--smmu ats) in the window the guest
+                            announces ("harness-atc-window: B E sid=0xS":
+                            between its trace markers B and E, config writes
+                            to the host bridge's register 0x3c), every TLB
+                            invalidation (an unmap of the domain of a device
+                            with ATS on) came with a CMD_ATC_INV to stream S
   smmu_commands_same_as     (--same-as, the JSON of a stage-1 boot of the
                             same kernel and guest) every command but the
                             address invalidations and CMD_SYNC, whose number
@@ -42,6 +48,47 @@ OPCODE = re.compile(r"smmuv3_cmdq_opcode\s+<---\s+(\S+)")
 ERROR = re.compile(r"smmuv3_(cmdq_consume_error|write_gerror)\b(.*)")
 ATC_INV = re.compile(r"smmuv3_atc_inv\s+sid=(0x[0-9a-fA-F]+).*delivered=(\d)")
 EXPECT = re.compile(r"harness-expect-smmu-events:\s+(\S+)\s+sid=(0x[0-9a-fA-F]+)\s+count=(\d+)")
+WINDOW = re.compile(r"harness-atc-window:\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+sid=(0x[0-9a-fA-F]+)")
+MARK = re.compile(r"^pci_cfg_write gpex-root 00:00\.0 @0x3c <- (0x[0-9a-f]+)")
+
+
+def atc_window(trace, console):
+    """The guest's ATC window: (TLB invalidations, CMD_ATC_INV to its
+    stream, sid) between its two markers, or None if it announced none or
+    the trace lacks a marker."""
+    win = None
+    with open(console, errors="replace") as fh:
+        for line in fh:
+            m = WINDOW.search(line)
+            if m:
+                win = tuple(int(g, 16) for g in m.groups())
+    if not win:
+        return None
+    begin, end, sid = win
+    inside, seen, tlbi, atc = False, set(), 0, 0
+    with open(trace, errors="replace") as fh:
+        for line in fh:
+            m = MARK.match(line)
+            if m:
+                v = int(m.group(1), 16)
+                seen.add(v)
+                if v == begin:
+                    inside = True
+                elif v == end:
+                    break
+                continue
+            if not inside:
+                continue
+            m = OPCODE.search(line)
+            if m and m.group(1) in ("SMMU_CMD_TLBI_NH_VA", "SMMU_CMD_TLBI_NH_ASID"):
+                tlbi += 1
+                continue
+            m = ATC_INV.search(line)
+            if m and int(m.group(1), 16) == sid:
+                atc += 1
+    if begin not in seen or end not in seen:
+        return (None, None, sid)
+    return (tlbi, atc, sid)
 
 
 def parse(trace, console):
@@ -171,6 +218,21 @@ def main():
                           f"delivered to an ATC: " + (", ".join(f"{n} x sid=0x{sid:x}" for sid, n in
                                                                sorted(delivered.items())) or "none"))
                 fh.write(f"{'PASS' if good else 'FAIL'} smmu_atc_inv_delivered"
+                         f"{' (' if good else ': '}{detail}{')' if good else ''}\n")
+                win = atc_window(a.trace, a.console)
+                if win is None:
+                    good, detail = False, "the guest announced no window (harness-atc-window)"
+                elif win[0] is None:
+                    good, detail = False, ("a marker of the window is missing from the trace "
+                                           "(pci_cfg_write not traced?)")
+                else:
+                    tlbi, atc, sid = win
+                    good = tlbi > 0 and atc >= tlbi
+                    detail = (f"{tlbi} TLB invalidation(s) of the disk's domain, {atc} CMD_ATC_INV "
+                              f"to its stream 0x{sid:x}" + ("" if good else
+                              " (want one with each: its ATC keeps stale translations)"))
+                ok = ok and good
+                fh.write(f"{'PASS' if good else 'FAIL'} smmu_atc_inv_with_each_unmap"
                          f"{' (' if good else ': '}{detail}{')' if good else ''}\n")
             if a.same_as:
                 try:

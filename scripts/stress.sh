@@ -12,8 +12,11 @@
 #   STRESS_OPS=1000000    and at most this many operations (guest.stress_ops)
 #   STRESS_PHASE_SECS=10  length of each fault injection phase
 #   STRESS_FAILSLAB_PCT=1 failslab probability in the random phases
-#   STRESS_SMMU="s1 s2"   QEMU's SMMU configurations, one boot each (lib.sh)
+#   STRESS_SMMU="s1 s2"   QEMU's SMMU configurations, one boot each (lib.sh);
+#                         "ats" adds a second ats-testdev for the ATS threads
 #   STRESS_PARALLEL=1     boot them side by side (make check) rather than in turn
+#   STRESS_MAX_BOOTS=n    with STRESS_PARALLEL=1, at most n boots at once (the
+#                         next starts when one ends; default: all of them)
 #   STRESS_S2_SECS=       how long the boots after the first (s2 by default) run (default STRESS_SECS)
 #   STRESS_S2_KMEMLEAK=1  0: no kmemleak scans in the boots after the first (about
 #                         50 s less each under TCG; the first boot scans)
@@ -78,6 +81,10 @@ cp "$BUILD/stress/guest/initramfs.cpio" "$R/initramfs.cpio"
 # after the first); 1 if it failed.
 boot_and_judge() {
 	local smmu=$1 first=$2 secs=$SECS Rs=$R args='' timeout bt booted=1 rc=0 check
+	local devs="-device edu -device edu -device edu"
+	# the ATS SMMU: a second ats-testdev (guest_devices has the first), for
+	# the stress's ATS witness and ATS join (D0's ATS targets, the purge)
+	[ "$smmu" = ats ] && devs+=" -device ats-testdev"
 	if [ "$first" = 0 ]; then
 		secs=${STRESS_S2_SECS:-$SECS} Rs=$R-$smmu args="kunit.enable=0"
 		[ "${STRESS_S2_KMEMLEAK:-1}" = 1 ] || args+=" guest.stress_kmemleak=0"
@@ -88,7 +95,7 @@ boot_and_judge() {
 	step "boot under QEMU, SMMU $smmu ($(smmu_machine "$smmu")): stress for ${secs} s (timeout $timeout s)"
 	bt=$SECONDS
 	SMMU=$smmu QDIR=$Rs BOOT_TIMEOUT=$timeout \
-		QEMU_EXTRA="-device edu -device edu -device edu ${QEMU_EXTRA:-}" \
+		QEMU_EXTRA="$devs ${QEMU_EXTRA:-}" \
 		GUEST_ARGS="guest.mode=stress guest.stress_secs=$secs guest.stress_ops=$OPS guest.stress_phase_secs=$PHASE guest.stress_failslab_pct=$PCT $args ${GUEST_ARGS:-}" \
 		"$TOP/scripts/boot.sh" check "$R/Image" "$R/initramfs.cpio" || booted=0
 	echo "$((SECONDS - bt))" >"$Rs/boot.seconds"
@@ -108,18 +115,30 @@ boot_and_judge() {
 	return $rc
 }
 
-# One boot after the other, or (STRESS_PARALLEL=1, make check) all at once,
-# each boot's output then shown in turn.
+# One boot after the other, or (STRESS_PARALLEL=1, make check) side by side,
+# at most STRESS_MAX_BOOTS at once, each boot's output then shown in turn.
+MAX_BOOTS=${STRESS_MAX_BOOTS:-0}
+[[ $MAX_BOOTS =~ ^[0-9]+$ ]] || die "STRESS_MAX_BOOTS='$MAX_BOOTS' is not a number"
 rc=0
 first=1
 pids=()
+declare -A status=()
+running=()
 for smmu in $SMMUS; do
 	if [ "${STRESS_PARALLEL:-0}" = 1 ]; then
+		while [ "$MAX_BOOTS" -gt 0 ] && [ ${#running[@]} -ge "$MAX_BOOTS" ]; do
+			ended=
+			wait -n -p ended "${running[@]}" && status[$ended]=0 || status[$ended]=1
+			rest=()
+			for p in "${running[@]}"; do [ "$p" = "$ended" ] || rest+=("$p"); done
+			running=("${rest[@]}")
+		done
 		(
 			trap - EXIT
 			boot_and_judge "$smmu" "$first"
 		) >"$D/boot-$smmu.log" 2>&1 &
 		pids+=($!)
+		running+=($!)
 	else
 		boot_and_judge "$smmu" "$first" || rc=1
 	fi
@@ -129,7 +148,11 @@ if [ ${#pids[@]} != 0 ]; then
 	info "the boots ($SMMUS) run side by side; their output follows"
 	i=0
 	for smmu in $SMMUS; do
-		wait "${pids[$i]}" || rc=1
+		if [ -n "${status[${pids[$i]}]:-}" ]; then
+			[ "${status[${pids[$i]}]}" = 0 ] || rc=1
+		else
+			wait "${pids[$i]}" || rc=1
+		fi
 		cat "$D/boot-$smmu.log"
 		i=$((i + 1))
 	done
