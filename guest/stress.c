@@ -39,7 +39,8 @@
  *            every leave.
  *
  * Fault injection (when the kernel has failslab), in alternating phases of
- * guest.stress_phase_secs= (default 10):
+ * guest.stress_phase_secs= (default 10), in the order prepare, random, purge
+ * (the phases whose seams the kernel has):
  *
  *   random   failslab with probability guest.stress_failslab_pct= (default
  *            1) percent, task-filtered to the hammer, join and cycle threads
@@ -1195,8 +1196,14 @@ int stress_main(void)
 	pthread_create(&th[nth_threads++], NULL, bind_fn, NULL);
 
 	for (t = 0; !done(); t++) {
-		/* random, prepare, purge (the seams there are), random, ... */
-		int phases[] = { PH_RANDOM, PH_PREPARE, PH_PURGE };
+		/*
+		 * prepare, random, purge (the seams there are), prepare, ...:
+		 * prepare first, so that a short boot (make check's 40 s)
+		 * has two prepare phases, where a fail-nth sweep interrupted
+		 * by the phase's end goes on
+		 */
+		static const int all[] = { PH_PREPARE, PH_RANDOM, PH_PURGE };
+		const int *phases = have_prepare_seam ? all : &all[1];
 		int nph = !have_prepare_seam ? 1 : !have_purge_seam ? 2 : 3;
 		int ph = !have_failslab ? PH_CLEAN : phases[t % nph];
 		long before = failslab_times();

@@ -209,9 +209,9 @@ x86_lane() {
 stress_lane() {
 	local smmu srun pfx
 	phase "short stress"
-	step "short stress on the debug kernel, SMMU s1 ${CHECK_STRESS_SECS:-45} s, s2 and ats ${CHECK_STRESS_S2_SECS:-30} s each, two boots at a time (make stress for the long one)"
+	step "short stress on the debug kernel, SMMU s1 ${CHECK_STRESS_SECS:-45} s, s2 and ats ${CHECK_STRESS_S2_SECS:-40} s each, two boots at a time (make stress for the long one)"
 	if STRESS_KASAN=${CHECK_STRESS_KASAN:-1} STRESS_SECS=${CHECK_STRESS_SECS:-45} \
-		STRESS_S2_SECS=${CHECK_STRESS_S2_SECS:-30} STRESS_SMMU="s1 s2 ats" STRESS_S2_KMEMLEAK=0 \
+		STRESS_S2_SECS=${CHECK_STRESS_S2_SECS:-40} STRESS_SMMU="s1 s2 ats" STRESS_S2_KMEMLEAK=0 \
 		STRESS_PARALLEL=${CHECK_STRESS_PARALLEL:-1} STRESS_MAX_BOOTS=2 \
 		STRESS_DIR=$C/stress "$TOP/scripts/stress.sh" >"$C/stress.log" 2>&1; then
 		ok "short stress passed"
