@@ -52,10 +52,33 @@ qemu_for_smmu "$SMMU"
 m=$(smmu_machine "$SMMU") || exit 1
 read -ra machine <<<"$m"
 
+# The ATS SMMU's guest tests (not the stress's or the bench's: another
+# guest.mode) want guest/kmod's ats_testdev_dma.ko, a DMA API driver for
+# ats-testdev (atc_dev_identity_switch_warm): built against the kernel
+# booted (scripts/kmod.sh, from the build directory the Image is in) and
+# added as a second cpio archive, which the kernel unpacks after the first;
+# guest.kmod=1 tells the guest it must be there.
+kmod_args=
+if [ "$SMMU" = ats ] && [[ " ${GUEST_ARGS:-} " != *" guest.mode="* ]]; then
+	kout=${IMAGE%/arch/arm64/boot/Image}
+	if [ "$kout" != "$IMAGE" ] && grep -qx 'CONFIG_MODULES=y' "$kout/.config" 2>/dev/null; then
+		ko=$("$TOP/scripts/kmod.sh" "$kout" | tail -n 1)
+		gic=$(dirname "$INITRD")/gen_init_cpio
+		[ -x "$gic" ] || gic=$BUILD/guest/gen_init_cpio
+		[ -x "$gic" ] || die "no gen_init_cpio beside ${INITRD#"$TOP"/}" "run scripts/guest.sh"
+		printf '%s\n' "dir /lib 0755 0 0" "dir /lib/kmod 0755 0 0" \
+			"file /lib/kmod/ats_testdev_dma.ko $ko 0644 0 0" >"$QDIR/kmod.list"
+		"$gic" "$QDIR/kmod.list" >"$QDIR/kmod.cpio" || die "gen_init_cpio failed on ${QDIR#"$TOP"/}/kmod.list"
+		cat "$INITRD" "$QDIR/kmod.cpio" >"$QDIR/initramfs-kmod.cpio"
+		INITRD=$QDIR/initramfs-kmod.cpio
+		kmod_args=guest.kmod=1
+	fi
+fi
+
 sha_vda=$(disk virtio)
 sha_nvme=$(disk nvme)
 
-append="$(guest_append "$MODE" "$SMMU" "$sha_vda" "$sha_nvme") ${GUEST_ARGS:-}"
+append="$(guest_append "$MODE" "$SMMU" "$sha_vda" "$sha_nvme") $kmod_args ${GUEST_ARGS:-}"
 # (lib.sh: one option and its value a line, no spaces inside either)
 read -ra devices -d '' < <(guest_devices "$SMMU"; smmu_trace_args "$SMMU") || true
 

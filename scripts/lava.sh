@@ -87,6 +87,9 @@ if want qemu; then
 	image=$("$TOP/scripts/kernel.sh" | tail -n 1)
 	[ -f "$image" ] || die "scripts/kernel.sh gave no kernel image" "see build/logs/build.log"
 	put "$image" "$L/Image"
+	# the ATS job's atc_dev_identity_switch_warm: guest/kmod's driver, built
+	# against this kernel (as boot.sh adds it to make check's ATS boot)
+	put "$("$TOP/scripts/kmod.sh" "${image%/arch/arm64/boot/Image}" | tail -n 1)" "$L/ats_testdev_dma.ko"
 	for d in virtio nvme; do
 		put "$BUILD/qemu/$d.img" "$L/$d.img"
 		put "$BUILD/qemu/$d.img.sha256" "$L/$d.img.sha256"
@@ -114,6 +117,10 @@ file /etc/profile $GL/profile 0644 0 0
 file /bin/guest-tests $BUILD/guest/bin/init 0755 0 0
 file /bin/ktap-to-lava $GL/ktap-to-lava 0755 0 0
 LIST
+if [ -f "$L/ats_testdev_dma.ko" ]; then
+	printf '%s\n' "dir /lib 0755 0 0" "dir /lib/kmod 0755 0 0" \
+		"file /lib/kmod/ats_testdev_dma.ko $L/ats_testdev_dma.ko 0644 0 0" >>"$L/initramfs-lava.list"
+fi
 "$BUILD/guest/gen_init_cpio" "$L/initramfs-lava.list" >"$L/initramfs-lava.cpio.tmp" ||
 	die "gen_init_cpio failed on build/lava/initramfs-lava.list" "check the files it lists exist"
 mv "$L/initramfs-lava.cpio.tmp" "$L/initramfs-lava.cpio"
@@ -138,6 +145,7 @@ for smmu in $smmus; do
 	else
 		suite=guest_smmu_$smmu kargs=" kunit.enable=0"
 	fi
+	[ "$smmu" != ats ] || kargs+=" guest.kmod=1"	# the driver is in the initramfs
 	cat >"$L/jobs/qemu-$smmu.yaml" <<EOF
 # Written by scripts/lava.sh (make lava): the harness's guest tests on QEMU virt
 # + SMMUv3 ($smmu: $machine). LAVA test definition 0_$suite: one test case per
