@@ -201,7 +201,8 @@ run_modules() {
 		"$l/guest-ktap.log" --what "the guest's KTAP" --ktap >"$l/guest.cut" || true
 	python3 "$kunit" parse --json="$l/guest.json" "$l/guest-ktap.log" >"$l/guest-parse.log" 2>&1 || true
 	python3 "$TOP/scripts/ktap-summary.py" "$l/guest.json" >>"$l/summary.txt" || true
-	for want in arm-smmu-v3-kunit-test pci-ats guest; do
+	for want in arm-smmu-v3-kunit-test arm-smmu-v3-ats-kunit-test arm-smmu-v3-invs-kunit-test arm-smmu-v3-ops-kunit-test \
+		pci-ats guest; do
 		grep -qE "^$want [1-9][0-9]* passed" "$l/summary.txt" && continue
 		# what each cut held instead: the suites kunit.py found in it, or
 		# why it holds no KTAP (a module's suite may be in any module)
@@ -212,7 +213,7 @@ run_modules() {
 	noise=$(python3 "$TOP/scripts/console.py" noise "$l/console.txt") ||
 		bad+=("console lines shared by the kernel and /init: $noise")
 	# Every option the suites' cases need is on here (IOMMUFD too): none skips.
-	for want in arm-smmu-v3-kunit-test pci-ats; do
+	for want in arm-smmu-v3-kunit-test arm-smmu-v3-ats-kunit-test arm-smmu-v3-invs-kunit-test arm-smmu-v3-ops-kunit-test pci-ats; do
 		grep -qE "^$want [0-9]+ passed [1-9][0-9]* skipped" "$l/summary.txt" &&
 			bad+=("$(grep -E "^$want " "$l/summary.txt") (none may skip in this configuration; first: $(cat "$l"/module-*.log 2>/dev/null | grep -m1 -F '# SKIP' | sed 's/^ *//' | cut -c1-120))")
 	done

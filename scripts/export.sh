@@ -42,7 +42,10 @@ me="$(git -C "$MAIN" config user.name) <$(git -C "$MAIN" config user.email)>"
 	printf '%s' "$blurb"
 	if [ "$n" -gt 0 ]; then
 		git -C "$MAIN" shortlog base..HEAD
-		git -C "$MAIN" diff --stat=72 --summary base HEAD
+		# --minimal: the smallest diff, which series-check.py can recompute
+		# from the patches alone (git's faster default heuristic may align a
+		# file differently once it sees base lines the patches never show)
+		git -C "$MAIN" diff --minimal --stat=72 --summary base HEAD
 		echo
 	fi
 	echo "base-commit: $(git -C "$MAIN" rev-parse base)"

@@ -272,7 +272,9 @@ def numstat(base, final, tmp):
     a, b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
     write_lines(a, base)
     write_lines(b, final)
-    r = subprocess.run(["git", "diff", "--no-index", "--numstat", a, b],
+    # --minimal, as scripts/export.sh: the base lines no patch shows are
+    # placeholders here, and only the smallest diff does not depend on them
+    r = subprocess.run(["git", "diff", "--no-index", "--minimal", "--numstat", a, b],
                        capture_output=True, text=True)
     if r.returncode not in (0, 1):
         raise RuntimeError(f"git diff --no-index failed: {r.stderr.strip()}")
