@@ -38,6 +38,9 @@
  *                             empties the ATC) and back to a new DMA domain,
  *                             where the driver maps two new pages at the
  *                             same IOVAs: the copy must use the new pages
+ *   atc_dev_domain_switch_warm  the same from DMA-FQ to DMA: a new paging
+ *                             domain with ATS on in both, where only the
+ *                             attach commit's ATC flush empties the ATC
  *   atc_dev_reset_blocks_ats  a Function Level Reset (sysfs reset) while
  *                             another thread maps and unmaps in the device's
  *                             VFIO container: no ATS invalidation reaches the
@@ -168,7 +171,7 @@ static void counters_diag(const char *when, const struct atc_counters *c)
 		  (unsigned long long)c->ats_kept, c->status);
 }
 
-#define ATC_CASES 11
+#define ATC_CASES 12
 #define ATC_CYCLES 50
 
 /* The physical address of p (/proc/self/pagemap; needs CAP_SYS_ADMIN) */
@@ -300,14 +303,19 @@ static int kmod_probe(const char *bdf, const char *phase, char *res, size_t len)
 }
 
 /*
- * The identity switch with the ATC warm (see the top of the file). Returns
- * 0 when right, 1 when wrong, -1 when the driver is not in this initramfs
- * and nobody said it must be (make lava's; boot.sh adds it and says
+ * A switch of the default domain with the ATC warm (see the top of the
+ * file): @via "identity", from DMA to identity and back (ATS off and on);
+ * @via "DMA-FQ", the group made DMA-FQ first (the same domain, a flush queue
+ * added), warmed there, then DMA: a new paging domain with ATS on in both,
+ * where only the attach commit's flush empties the ATC. Returns 0 when
+ * right, 1 when wrong, -1 when the driver is not in this initramfs and
+ * nobody said it must be (make lava's; boot.sh adds it and says
  * guest.kmod=1).
  */
-static int identity_switch_warm(struct atc *a, char *why, size_t len)
+static int switch_warm(struct atc *a, const char *via, char *why, size_t len)
 {
-	char path[160], warm[320] = "", check[320] = "";
+	bool fq = !strcmp(via, "DMA-FQ");
+	char path[160], warm[320] = "", check[320] = "", mid[64];
 	struct atc_counters c0 = {}, c1 = {};
 	int fd, ret, en0 = -1, en1 = -1;
 	bool must = cmdline_get("guest.kmod") != NULL;
@@ -326,12 +334,13 @@ static int identity_switch_warm(struct atc *a, char *why, size_t len)
 	}
 	/* atc_dev_identity_switch left the device without a driver */
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/type", a->bdf);
-	ret = kmod_probe(a->bdf, "warm", warm, sizeof(warm)) ?: atc_bar(a);
+	ret = fq ? write_file(path, "DMA-FQ") : 0;
+	ret = ret ?: kmod_probe(a->bdf, "warm", warm, sizeof(warm)) ?: atc_bar(a);
 	if (!ret) {
 		counters(a, &c0);
-		ret = pci_unbind(a->bdf) ?: write_file(path, "identity");
+		ret = pci_unbind(a->bdf) ?: (fq ? 0 : write_file(path, "identity"));
 	}
-	en0 = ats_enable(a->bdf);
+	en0 = fq ? 0 : ats_enable(a->bdf);
 	if (!ret)
 		ret = write_file(path, "DMA");
 	en1 = ats_enable(a->bdf);
@@ -340,8 +349,12 @@ static int identity_switch_warm(struct atc *a, char *why, size_t len)
 	if (!ret)
 		counters(a, &c1);
 	pci_unbind(a->bdf);
-	snprintf(why, len, "%s; %s; %u ATC entries after it (want >= 2); identity: ATS Control Enable %d (want 0); back to DMA: Enable %d (want 1); %s; %llu re-translations (want 2)",
-		 ret ? strerror(-ret) : "done", warm, c0.entries, en0, en1, check,
+	if (fq)
+		snprintf(mid, sizeof(mid), "DMA-FQ to a new DMA domain, ATS on in both");
+	else
+		snprintf(mid, sizeof(mid), "identity: ATS Control Enable %d (want 0)", en0);
+	snprintf(why, len, "%s; %s; %u ATC entries after it (want >= 2); %s; DMA: Enable %d (want 1); %s; %llu re-translations (want 2)",
+		 ret ? strerror(-ret) : "done", warm, c0.entries, mid, en1, check,
 		 (unsigned long long)(c1.misses - c0.misses));
 	return ret || strncmp(warm, "warm ok", 7) || c0.entries < 2 || en0 != 0 || en1 != 1 ||
 	       strncmp(check, "check ok", 8) || c1.misses - c0.misses != 2;
@@ -611,7 +624,7 @@ void atc_section(void)
 	static const char *const names[ATC_CASES] = {
 		"atc_dev_ready", "atc_dev_translated_dma", "atc_dev_hits_on_repeat",
 		"atc_dev_inv_on_unmap", "atc_dev_stale_after_reattach", "atc_dev_vfio_cycles",
-		"atc_dev_identity_switch", "atc_dev_identity_switch_warm",
+		"atc_dev_identity_switch", "atc_dev_identity_switch_warm", "atc_dev_domain_switch_warm",
 		"atc_dev_reset_blocks_ats", "atc_dev_no_faults",
 		"atc_dev_translated_forbidden",
 	};
@@ -752,13 +765,19 @@ void atc_section(void)
 	ktap_result(!ret, names[done++], "%s", why);
 	ktap_diag("ats-testdev identity switch: %s", why);
 
-	/* 7b: the same with the ATC warm, through a DMA API driver */
-	ret = identity_switch_warm(&a, why, sizeof(why));
+	/* 7b, 7c: the same with the ATC warm, through a DMA API driver */
+	ret = switch_warm(&a, "identity", why, sizeof(why));
 	if (ret < 0)
 		ktap_skip(names[done++], why);
 	else
 		ktap_result(!ret, names[done++], "%s", why);
 	ktap_diag("ats-testdev identity switch, ATC warm: %s", why);
+	ret = switch_warm(&a, "DMA-FQ", why, sizeof(why));
+	if (ret < 0)
+		ktap_skip(names[done++], why);
+	else
+		ktap_result(!ret, names[done++], "%s", why);
+	ktap_diag("ats-testdev DMA-FQ to DMA, ATC warm: %s", why);
 
 	/* 8: a Function Level Reset with invalidations going on */
 	ret = reset_blocks_ats(&a, why, sizeof(why));

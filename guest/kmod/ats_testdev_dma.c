@@ -18,7 +18,9 @@
  *          purpose: the guest then unbinds the driver and switches the
  *          group to identity, so the domain is freed with them, and only
  *          the IOMMU driver's ATC flush when ATS goes off (and before it is
- *          enabled again) removes the two entries.
+ *          enabled again) removes the two entries; or it switches the
+ *          group from DMA-FQ to DMA, a new paging domain with ATS on in
+ *          both, where only the flush of the attach commit removes them.
  *   check  after the switch back to a new DMA domain: two new pages mapped
  *          (the IOVA allocator of a new domain hands out the same IOVAs
  *          again), copied through the ATC: the copy must read and write the
@@ -117,6 +119,7 @@ static int atd_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	struct device *dev = &pdev->dev;
 	struct atd_pages now = {};
 	void __iomem *bar;
+	bool same;
 	int ret;
 	u32 st;
 
@@ -132,10 +135,8 @@ static int atd_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	pci_set_master(pdev);
 
 	if (!strcmp(phase, "warm")) {
-		if (warm.src) {
-			snprintf(result, sizeof(result), "warm: already done once");
-			return 0;
-		}
+		/* the pages of an earlier warm phase stay allocated (see above) */
+		memset(&warm, 0, sizeof(warm));
 		ret = atd_map(dev, &warm, 0x11);
 		if (ret) {
 			snprintf(result, sizeof(result), "warm: mapping: %d", ret);
@@ -156,10 +157,13 @@ static int atd_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto out;
 	}
 	st = atd_copy(dev, bar, &now);
+	/* the same IOVAs as the warm phase's, or a stale entry would not be hit */
+	same = now.iova_src == warm.iova_src && now.iova_dst == warm.iova_dst;
 	snprintf(result, sizeof(result),
-		 "check %s: status 0x%x, iova 0x%llx 0x%llx (warm: 0x%llx 0x%llx), the copy %s, the old destination %s",
-		 !st && atd_copied(&now) && atd_zero(warm.dst) ? "ok" : "WRONG", st,
+		 "check %s: status 0x%x, iova 0x%llx 0x%llx (warm: 0x%llx 0x%llx: %s), the copy %s, the old destination %s",
+		 !st && same && atd_copied(&now) && atd_zero(warm.dst) ? "ok" : "WRONG", st,
 		 (u64)now.iova_src, (u64)now.iova_dst, (u64)warm.iova_src, (u64)warm.iova_dst,
+		 same ? "the same" : "OTHER IOVAs, nothing proven",
 		 atd_copied(&now) ? "read and wrote the new pages" :
 		 atd_zero(now.dst) ? "DID NOT WRITE the new destination" :
 		 "READ THE OLD SOURCE (stale ATC entry)",
