@@ -337,10 +337,12 @@ smmu_trace_args() {
 		smmuv3_cmdq_consume_error smmuv3_write_gerror
 	# the ATS SMMU (qemu/patches): each ATC invalidation, Translation
 	# Request and refused translated request, what the ATC did, and the
-	# config writes (the guest's markers: smmu-trace.py's ATC window)
+	# config writes and the TLBIs' ASIDs (the guest's markers and the
+	# disk's domain: smmu-trace.py's ATC window)
 	if [ "${1:-}" = ats ]; then
 		printf -- '-trace %s\n' smmuv3_atc_inv smmuv3_ats_translation \
-			smmuv3_ats_translated_refused 'ats_testdev_*' pci_cfg_write
+			smmuv3_ats_translated_refused 'ats_testdev_*' pci_cfg_write \
+			smmuv3_range_inval
 	fi
 }
 

@@ -24,8 +24,9 @@ The guest announces the fault events it provokes on purpose with lines
                             announces ("harness-atc-window: B E sid=0xS":
                             between its trace markers B and E, config writes
                             to the host bridge's register 0x3c), every TLB
-                            invalidation (an unmap of the domain of a device
-                            with ATS on) came with a CMD_ATC_INV to stream S
+                            invalidation of the disk's domain (its ASID, from
+                            smmuv3_range_inval) was followed by a CMD_ATC_INV
+                            to stream S
   smmu_commands_same_as     (--same-as, the JSON of a stage-1 boot of the
                             same kernel and guest) every command but the
                             address invalidations and CMD_SYNC, whose number
@@ -52,10 +53,20 @@ WINDOW = re.compile(r"harness-atc-window:\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+sid=
 MARK = re.compile(r"^pci_cfg_write gpex-root 00:00\.0 @0x3c <- (0x[0-9a-f]+)")
 
 
+RANGE_INVAL = re.compile(r"^smmuv3_range_inval vmid=(-?\d+) asid=(-?\d+)")
+
+
 def atc_window(trace, console):
-    """The guest's ATC window: (TLB invalidations, CMD_ATC_INV to its
-    stream, sid) between its two markers, or None if it announced none or
-    the trace lacks a marker."""
+    """The guest's ATC window, between its two markers: (TLB invalidations of
+    the disk's domain, how many of them were not followed by a CMD_ATC_INV to
+    the disk's stream, sid), or None if the guest announced no window, or
+    (None, None, sid) if the trace lacks a marker.
+
+    The series and 6.12 issue a domain's TLBIs, a CMD_SYNC, then the ATC
+    invalidations of its ATS masters. The disk's domain is told by its ASID
+    (smmuv3_range_inval): the ASIDs of TLBIs followed by an ATC_INV to the
+    disk. Other domains' unmaps in the window (a LAVA job's network device)
+    are not counted; with no ATC_INV to the disk at all, every TLBI counts."""
     win = None
     with open(console, errors="replace") as fh:
         for line in fh:
@@ -65,7 +76,9 @@ def atc_window(trace, console):
     if not win:
         return None
     begin, end, sid = win
-    inside, seen, tlbi, atc = False, set(), 0, 0
+    inside, seen = False, set()
+    ok, miss = collections.Counter(), collections.Counter()
+    pending, awaiting, last_op = [], [], None
     with open(trace, errors="replace") as fh:
         for line in fh:
             m = MARK.match(line)
@@ -79,16 +92,34 @@ def atc_window(trace, console):
                 continue
             if not inside:
                 continue
-            m = OPCODE.search(line)
-            if m and m.group(1) in ("SMMU_CMD_TLBI_NH_VA", "SMMU_CMD_TLBI_NH_ASID"):
-                tlbi += 1
+            m = RANGE_INVAL.match(line)
+            if m and last_op == "SMMU_CMD_TLBI_NH_VA":
+                pending.append(int(m.group(2)))
                 continue
-            m = ATC_INV.search(line)
-            if m and int(m.group(1), 16) == sid:
-                atc += 1
+            m = OPCODE.search(line)
+            if not m:
+                continue
+            op = last_op = m.group(1)
+            if awaiting:
+                # the first command after a TLBI's CMD_SYNC: is it the
+                # disk's ATC invalidation? (its sid comes on the next line)
+                awaiting_now, awaiting = awaiting, []
+                if op == "SMMU_CMD_ATC_INV":
+                    nxt = next(fh, "")
+                    a = ATC_INV.search(nxt)
+                    hit = a and int(a.group(1), 16) == sid
+                else:
+                    hit = False
+                for asid in awaiting_now:
+                    (ok if hit else miss)[asid] += 1
+            if op == "SMMU_CMD_SYNC" and pending:
+                awaiting, pending = pending, []
     if begin not in seen or end not in seen:
         return (None, None, sid)
-    return (tlbi, atc, sid)
+    disk = set(ok)
+    if not disk:
+        return (sum(miss.values()), sum(miss.values()), sid)
+    return (sum(ok[a] + miss[a] for a in disk), sum(miss[a] for a in disk), sid)
 
 
 def parse(trace, console):
@@ -226,11 +257,15 @@ def main():
                     good, detail = False, ("a marker of the window is missing from the trace "
                                            "(pci_cfg_write not traced?)")
                 else:
-                    tlbi, atc, sid = win
-                    good = tlbi > 0 and atc >= tlbi
-                    detail = (f"{tlbi} TLB invalidation(s) of the disk's domain, {atc} CMD_ATC_INV "
-                              f"to its stream 0x{sid:x}" + ("" if good else
-                              " (want one with each: its ATC keeps stale translations)"))
+                    tlbi, missed, sid = win
+                    good = tlbi > 0 and missed == 0
+                    if not tlbi:
+                        detail = ("no TLB invalidation with its ASID in the window (the disk read "
+                                  "unmapped nothing, or smmuv3_range_inval is not traced)")
+                    else:
+                        detail = (f"{tlbi} TLB invalidation(s) of the disk's domain, {tlbi - missed} "
+                                  f"followed by a CMD_ATC_INV to its stream 0x{sid:x}" +
+                                  ("" if good else " (want all: its ATC keeps stale translations)"))
                 ok = ok and good
                 fh.write(f"{'PASS' if good else 'FAIL'} smmu_atc_inv_with_each_unmap"
                          f"{' (' if good else ': '}{detail}{')' if good else ''}\n")
