@@ -143,6 +143,16 @@ static int atc_open(struct atc *a)
 	return vfio_open(&a->v, a->bdf, false);
 }
 
+/* The container closed, if open, after unmapping @len bytes at both IOVAs */
+static void atc_close(struct atc *a, size_t len)
+{
+	if (a->v.container < 0)
+		return;
+	vfio_unmap(&a->v, IOVA_SRC, len);
+	vfio_unmap(&a->v, IOVA_DST, len);
+	vfio_close(&a->v);
+}
+
 static void fill(uint8_t *p, size_t n, unsigned int seed)
 {
 	size_t i;
@@ -221,11 +231,7 @@ static int vfio_cycles(struct atc *a, char *why, size_t len)
 					  st ? "not done" : "WRONG (a stale ATC entry?)");
 		else if (prev && !all(prev, COPY_LEN, 0))
 			ret = 1, snprintf(why, len, "cycle %d: the previous cycle's buffer WRITTEN (stale ATC entry)", i);
-		if (a->v.container >= 0) {
-			vfio_unmap(&a->v, IOVA_SRC, COPY_LEN);
-			vfio_unmap(&a->v, IOVA_DST, COPY_LEN);
-			vfio_close(&a->v);
-		}
+		atc_close(a, COPY_LEN);
 		memset(d, 0, COPY_LEN);
 		free(s);
 		free(prev);
@@ -507,11 +513,7 @@ static int reset_blocks_ats(struct atc *a, char *why, size_t len)
 	if (!ret)
 		ret = vfio_fd_resets(a, &u, why, len);
 out:
-	if (a->v.container >= 0) {
-		vfio_unmap(&a->v, IOVA_SRC, COPY_LEN);
-		vfio_unmap(&a->v, IOVA_DST, COPY_LEN);
-		vfio_close(&a->v);
-	}
+	atc_close(a, COPY_LEN);
 	free(s);
 	free(d);
 	free(u.buf);
@@ -609,11 +611,7 @@ static int translated_forbidden(struct atc *a, char *why, size_t len)
 out:
 	if (r.bar)
 		munmap((void *)r.bar, r.barsz);
-	if (r.v.container >= 0) {
-		vfio_unmap(&r.v, IOVA_SRC, PAGE);
-		vfio_unmap(&r.v, IOVA_DST, PAGE);
-		vfio_close(&r.v);
-	}
+	atc_close(&r, PAGE);
 	free(s);
 	free(d);
 	return ret;
@@ -637,7 +635,7 @@ void atc_section(void)
 	char *log;
 	unsigned int ctrl;
 	size_t events0, events;
-	int ret, en, done = 0;
+	int ret, en, done = 0, i;
 	uint32_t st;
 	bool ok;
 
@@ -751,9 +749,7 @@ void atc_section(void)
 		    !memcmp(src, dst3, COPY_LEN) ? "READ THE OLD SOURCE (stale ATC entry)" :
 		    "IS WRONG", all(dst2, COPY_LEN, 0) ? "untouched" : "WRITTEN (stale ATC entry)");
 
-	vfio_unmap(&a.v, IOVA_SRC, COPY_LEN);
-	vfio_unmap(&a.v, IOVA_DST, COPY_LEN);
-	vfio_close(&a.v);
+	atc_close(&a, COPY_LEN);
 
 	/* 6: VFIO cycles with ATS, the ATC warm at each close */
 	ret = vfio_cycles(&a, why, sizeof(why));
@@ -766,18 +762,16 @@ void atc_section(void)
 	ktap_diag("ats-testdev identity switch: %s", why);
 
 	/* 7b, 7c: the same with the ATC warm, through a DMA API driver */
-	ret = switch_warm(&a, "identity", why, sizeof(why));
-	if (ret < 0)
-		ktap_skip(names[done++], why);
-	else
-		ktap_result(!ret, names[done++], "%s", why);
-	ktap_diag("ats-testdev identity switch, ATC warm: %s", why);
-	ret = switch_warm(&a, "DMA-FQ", why, sizeof(why));
-	if (ret < 0)
-		ktap_skip(names[done++], why);
-	else
-		ktap_result(!ret, names[done++], "%s", why);
-	ktap_diag("ats-testdev DMA-FQ to DMA, ATC warm: %s", why);
+	for (i = 0; i < 2; i++) {
+		static const char *const via[] = { "identity", "DMA-FQ" };
+
+		ret = switch_warm(&a, via[i], why, sizeof(why));
+		if (ret < 0)
+			ktap_skip(names[done++], why);
+		else
+			ktap_result(!ret, names[done++], "%s", why);
+		ktap_diag("ats-testdev switch through %s, ATC warm: %s", via[i], why);
+	}
 
 	/* 8: a Function Level Reset with invalidations going on */
 	ret = reset_blocks_ats(&a, why, sizeof(why));
@@ -801,11 +795,7 @@ void atc_section(void)
 close:
 	if (a.bar)
 		munmap((void *)a.bar, a.barsz);
-	if (a.v.container >= 0) {
-		vfio_unmap(&a.v, IOVA_SRC, COPY_LEN);
-		vfio_unmap(&a.v, IOVA_DST, COPY_LEN);
-		vfio_close(&a.v);
-	}
+	atc_close(&a, COPY_LEN);
 skip_rest:
 	while (done < ATC_CASES)
 		ktap_skip(names[done++], "an earlier step failed");

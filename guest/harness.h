@@ -156,6 +156,8 @@ int atcdev_find(char (*bdf)[32], int max, bool with_ats);
 struct vfio {
 	int container, group, device;
 };
+/* /dev/vfio/<group> of a PCI device, opened: the fd or -errno */
+int vfio_group_open(const char *bdf);
 int vfio_open(struct vfio *v, const char *bdf, bool want_device);
 /* vfio_open() calling around(arg, true) before the steps that attach (set
  * container, set type1, open the device) and around(arg, false) after them,

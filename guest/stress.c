@@ -618,20 +618,6 @@ static struct {
 	uint64_t transl0, inv0;	/* W's counters at the start */
 } atsw = { .group = -1 };
 
-/* /dev/vfio/<group> of a device, opened */
-static int group_fd(const char *bdf)
-{
-	char path[256], grp[32];
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
-	if (link_basename(path, grp, sizeof(grp)))
-		return -ENODEV;
-	snprintf(path, sizeof(path), "/dev/vfio/%s", grp);
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
 /*
  * Map a fresh buffer pair at W's IOVAs in C0, let W copy a page from one to
  * the other through its ATC, compare, unmap. Both pages must have gone as
@@ -728,7 +714,7 @@ static int atsw_setup(void)
 		memset(atsw.dst[i], 0, 4096);
 	}
 	pthread_mutex_init(&atsw.lock, NULL);
-	atsw.group = group_fd(atsd_bdf[1]);
+	atsw.group = vfio_group_open(atsd_bdf[1]);
 	if (atsw.group < 0)
 		return atsw.group;
 	if (ioctl(atsw.group, VFIO_GROUP_SET_CONTAINER, &edu0.v.container))
@@ -786,7 +772,7 @@ static void *join_fn(void *arg)
 	inject_fds();
 	while (!done()) {
 		ph = op_begin();
-		fd = group_fd(j->bdf);
+		fd = vfio_group_open(j->bdf);
 		if (fd < 0) {
 			note_unexpected(j->who, "open group", fd);
 			op_end();
@@ -1148,13 +1134,13 @@ int stress_main(void)
 	if (have_prepare_seam)
 		ktap_diag("fault injection: failslab and fail-nth; attach prepare seam: arm_smmu_attach_prepare at 0x%lx..0x%lx",
 		     prep_start, prep_end);
-	if (have_purge_seam)
-		ktap_diag("fault injection: purge seam: arm_smmu_domain_unref_invs at 0x%lx..0x%lx",
-			  purge_start, purge_end);
 	else
 		ktap_diag("fault injection: %s", have_failslab ?
 		     "failslab and fail-nth, but no stacktrace filter or no arm_smmu_attach_prepare in /proc/kallsyms" :
 		     "not available in this kernel (no failslab debugfs or fail-nth)");
+	if (have_purge_seam)
+		ktap_diag("fault injection: purge seam: arm_smmu_domain_unref_invs at 0x%lx..0x%lx",
+			  purge_start, purge_end);
 	if (have_restore_guard) {
 		ktap_diag("fault injection: never below __iommu_release_dma_ownership at 0x%lx..0x%lx (a must-succeed attach)",
 			  rel_start, rel_end);

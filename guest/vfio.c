@@ -16,17 +16,29 @@
 
 #include "harness.h"
 
+int vfio_group_open(const char *bdf)
+{
+	char path[256], grp[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	if (link_basename(path, grp, sizeof(grp)))
+		return -ENODEV;
+	snprintf(path, sizeof(path), "/dev/vfio/%s", grp);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 int vfio_open_around(struct vfio *v, const char *bdf, bool want_device,
 		     void (*around)(void *arg, bool begin), void *arg)
 {
 	struct vfio_group_status st = { .argsz = sizeof(st) };
-	char path[256], grp[32];
 	int ret = 0;
 
 	v->container = v->group = v->device = -1;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
-	if (link_basename(path, grp, sizeof(grp)))
-		return -ENODEV;
+	v->group = vfio_group_open(bdf);
+	if (v->group < 0)
+		return v->group;
 	v->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
 	if (v->container < 0)
 		goto err;
@@ -35,10 +47,6 @@ int vfio_open_around(struct vfio *v, const char *bdf, bool want_device,
 		errno = EINVAL;
 		goto err;
 	}
-	snprintf(path, sizeof(path), "/dev/vfio/%s", grp);
-	v->group = open(path, O_RDWR | O_CLOEXEC);
-	if (v->group < 0)
-		goto err;
 	if (ioctl(v->group, VFIO_GROUP_GET_STATUS, &st))
 		goto err;
 	if (!(st.flags & VFIO_GROUP_FLAGS_VIABLE)) {
