@@ -4,8 +4,9 @@
 # KUnit and guest KTAP with kunit.py, check QEMU's SMMUv3 trace, boot an x86_64
 # kernel with ATS live through Intel VT-d, run the short stress, and end with
 # "check: N passed, M failed, K skipped". Exit status 1 on any failure.
-# The x86_ats step and the short stress run as lanes beside the rest (see
-# "lane" below); BUILD_NICE (default 10) is the niceness of every build.
+# The configurations, the x86_ats step (then the mutants) and the short stress
+# run as lanes beside the rest (see "lane" below); BUILD_NICE (default 10) is
+# the niceness of every build.
 . "$(dirname "$0")/lib.sh"
 export BUILD_NICE=${BUILD_NICE:-10}
 
@@ -138,7 +139,7 @@ finish_lanes() {
 		rc=0
 		wait "${lane_pid[$name]}" || rc=$?
 		info "[$((SECONDS - t0))s] lane $name done (exit $rc)"
-		grep -E '^  (operations|injected|checksum|SMMU:)|^stress|^x86-check:|^(WARNING|ERROR):|^  ok config:' \
+		grep -E '^  (operations|injected|checksum|SMMU:)|^stress|^x86-check:|^mutants: |^(WARNING|ERROR):|^  ok config:' \
 			"$C/lane-$name.log" | sed 's/^/  /' || true
 		if ! [ -s "$C/$name.results" ]; then
 			tail -n 20 "$C/lane-$name.log" >&2
@@ -201,6 +202,27 @@ x86_lane() {
 	fi
 }
 
+# The tests can fail: each deliberate bug of tests/mutants/list, on top of
+# the series, must make its case fail (scripts/mutants.sh, build/extra: a tree
+# and build of their own, so they run beside the main lane, after the x86_ats
+# step in its lane, or in a lane of their own when CHECK_X86=0).
+mutants_phase() {
+	phase "mutants"
+	step "mutants (scripts/mutants.sh: tests/mutants/list)"
+	"$TOP/scripts/mutants.sh" >"$C/mutants.txt" 2>&1 || true
+	if grep -qE '^(PASS|FAIL) mutant:' "$C/mutants.txt"; then
+		grep -E '^(PASS|FAIL) mutant:' "$C/mutants.txt" >>"$RESULTS"
+		grep -E '^mutants: ' "$C/mutants.txt" || true
+	else
+		tail -n 10 "$C/mutants.txt" >&2
+		echo "FAIL mutants: no verdict ($(grep -m1 ERROR "$C/mutants.txt" | cut -c1-160); ${C#"$TOP"/}/mutants.txt)" >>"$RESULTS"
+	fi
+}
+x86_mutants_lane() {
+	x86_lane
+	mutants_phase
+}
+
 # The short stress (scripts/stress.sh, make stress's test bounded for CI): the
 # same debug kernel as make stress (KASAN costs 7% of its cold build, so no
 # lighter one: README, make stress), CHECK_STRESS_SECS of attach/DMA/rebind
@@ -247,15 +269,31 @@ configs_lane() {
 	done
 }
 
+# config:no_sva and config:clang build the objects the series touches and their
+# dependents, which the boot kernel's dependency lists name: they wait for this
+# file, created once the main lane has built it (main_kernel_deps, lib.sh).
+# (another variant's main lane builds its own kernel: they build build/out
+# themselves)
+MAIN_KERNEL_MARK=$C/boot-kernel.built
+rm -f "$MAIN_KERNEL_MARK"
+[ "$VARIANT" != main ] || export MAIN_KERNEL_MARK
 if [ "${CHECK_CONFIGS:-1}" = 1 ]; then
 	lane configs configs_lane
 else
 	echo "SKIP configs: CHECK_CONFIGS=0" >>"$RESULTS"
 fi
+if [ "${CHECK_MUTANTS:-1}" != 1 ]; then
+	echo "SKIP mutants: CHECK_MUTANTS=0" >>"$RESULTS"
+fi
 if [ "${CHECK_X86:-1}" = 1 ]; then
-	lane x86 x86_lane
+	if [ "${CHECK_MUTANTS:-1}" = 1 ]; then
+		lane x86 x86_mutants_lane
+	else
+		lane x86 x86_lane
+	fi
 else
 	echo "SKIP x86_ats: CHECK_X86=0" >>"$RESULTS"
+	[ "${CHECK_MUTANTS:-1}" != 1 ] || lane mutants mutants_phase
 fi
 if [ "${CHECK_STRESS:-1}" = 1 ]; then
 	lane stress stress_lane
@@ -267,6 +305,7 @@ phase "kernel"
 step "kernel"
 # (tee -a: a log file that stderr goes to is appended to, not truncated)
 image=$("$TOP/scripts/kernel.sh" | tee -a /dev/stderr | tail -n 1)
+touch "$MAIN_KERNEL_MARK"
 
 
 if [ "$VARIANT" = main ]; then
@@ -431,21 +470,6 @@ if "$TOP/scripts/kunit.sh" >"$C/kunit.txt" 2>&1 &&
 else
 	tail -n 15 "$C/kunit.txt" >&2
 	echo "FAIL make_kunit: $(grep -m1 -E 'ERROR|FAILED|Testing complete' "$C/kunit.txt" | cut -c1-200) (${C#"$TOP"/}/kunit.txt)" >>"$RESULTS"
-fi
-# The tests can fail: each deliberate bug of tests/mutants/list, on top of
-# the series, must make its case fail (scripts/mutants.sh, build/extra)
-if [ "${CHECK_MUTANTS:-1}" = 1 ]; then
-	phase "mutants"
-	step "mutants (scripts/mutants.sh: tests/mutants/list)"
-	"$TOP/scripts/mutants.sh" >"$C/mutants.txt" 2>&1 || true
-	if grep -qE '^(PASS|FAIL) mutant:' "$C/mutants.txt"; then
-		grep -E '^(PASS|FAIL) mutant:' "$C/mutants.txt" >>"$RESULTS"
-	else
-		tail -n 10 "$C/mutants.txt" >&2
-		echo "FAIL mutants: no verdict ($(grep -m1 ERROR "$C/mutants.txt" | cut -c1-160); ${C#"$TOP"/}/mutants.txt)" >>"$RESULTS"
-	fi
-else
-	echo "SKIP mutants: CHECK_MUTANTS=0" >>"$RESULTS"
 fi
 phase "waiting for the other lanes"
 step "waiting for the other lanes"

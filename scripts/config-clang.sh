@@ -10,13 +10,17 @@
 # each message once).
 # The series is built first and the base only as far as the comparison needs
 # (base_compare in config-lib.sh: not at all when the series has no warning,
-# only the objects that warn when no link does, the whole base otherwise);
-# the verdict is the one a whole base build gives.
+# only the objects that warn, else the same objects as the series where the
+# base has their sources); the verdict is the one building them all gives.
 #
-# The whole vmlinux is built, not only the objects the series touches: which
-# of them this configuration builds is only known from a build (the members of
-# vmlinux.a), ld.lld links the series, and a W=1 warning that a touched header
-# causes in an untouched file is found too. The log lists the touched objects.
+# Only the objects the series touches and their dependents are built, in both
+# trees: those whose dependency lists in the boot kernel's build (build/out, the
+# same configuration under gcc: series_dependents in lib.sh) name a file the
+# series changes, its sources or a header (a W=1 warning that a touched header
+# causes in an untouched file is found too). Under make check that build is the
+# main lane's (waited for); alone, scripts/kernel.sh makes it current first. Nothing
+# is linked: the link's own warnings (ld.lld, modpost) are not compared, gcc's
+# links of every configuration are the ones make check runs.
 # llvm-16 is needed even to compile one object: arm64's vdso_prepare runs
 # llvm-nm-16, llvm-objcopy-16 and llvm-readelf-16 (llvm-ar-16 archives).
 #
@@ -132,53 +136,33 @@ configure() {
 	ok "configured ${out#"$TOP"/}: every symbol of the fragments is set"
 }
 
-# members OUT: the objects this configuration builds (vmlinux.a's members, and
-# the parts of any module), one a line, relative to OUT.
-members() {
-	local out=$1 m
-	# (ar lists a thin archive's members relative to the current directory)
-	[ -f "$out/vmlinux.a" ] && (cd "$out" && "llvm-ar$LLVM_V" t vmlinux.a)
-	[ -f "$out/modules.order" ] || return 0
-	while read -r m; do
-		if [ -f "$out/${m%.o}.mod" ]; then tr ' ' '\n' <"$out/${m%.o}.mod"; else echo "$m"; fi
-	done <"$out/modules.order"
-}
-
-# diags V TREE OUT [LIST]: the warnings and errors of every object of the
-# build and of its last link (or of the objects listed in the file LIST), as "message-without-place<TAB>file:line: message", tree
-# prefix dropped (from build/clang-out and build/base/clang-out alike the tree is
+# diags V TREE OUT LIST: the warnings and errors of the objects listed in the
+# file LIST, as "message-without-place<TAB>file:line: message", tree prefix
+# dropped (from build/clang-out and build/base/clang-out alike the tree is
 # ../linux), to $L/clang-V.diag.
 diags() {
-	local v=$1 tree=$2 out=$3 list=${4:-} rel o
+	local v=$1 tree=$2 out=$3 list=$4 rel o
 	rel=${tree#"$BUILD"/}
-	{
-		if [ -n "$list" ]; then cat "$list"; else members "$out" | sort -u; fi | while read -r o; do
-			[ -f "$out/$o.diag" ] && cat "$out/$o.diag"
-		done
-		[ -n "$list" ] || [ ! -f "$out/.harness-link.diag" ] || cat "$out/.harness-link.diag"
-	} | sed -E 's/\x1b\[[0-9;]*[mK]//g' | grep -iE '(warning|error):' |
+	while read -r o; do
+		[ -f "$out/$o.diag" ] && cat "$out/$o.diag"
+	done <"$list" | sed -E 's/\x1b\[[0-9;]*[mK]//g' | grep -iE '(warning|error):' |
 		sed -E -e "s#^$tree/##" -e "s#^$BUILD/##" -e 's#^(\.\./)+##' -e "s#^$rel/##" \
 			-e 's#^/([^: ]*/)?build/##' -e 's#^([a-z0-9_-]+/)?linux/##' |
 		awk '{ m = $0; sub(/:[0-9]+:[0-9]+:/, ":", m); sub(/:[0-9]+:/, ":", m); print m "\t" $0 }' \
 			>"$L/clang-$v.diag" || true
 }
 
-# build V TREE OUT [OBJECT...]: configure and build vmlinux (or only these
-# objects), W=1; 1 if the build failed.
+# build V TREE OUT OBJECT...: configure and build these objects, W=1; 1 if
+# the build failed (or there is no object to build).
 build() {
 	local v=$1 tree=$2 out=$3 start=$SECONDS rc=0
 	local log=$L/clang-$v-build.log
 	shift 3
+	[ $# != 0 ] || { echo "no object to build" >"$log"; return 1; }
 	configure "$v" "$tree" "$out"
-	info "building ${*:-vmlinux} of ${tree#"$TOP"/} -> ${out#"$TOP"/} (clang-16, W=1; log: ${log#"$TOP"/})"
+	info "building $# objects of ${tree#"$TOP"/} -> ${out#"$TOP"/} (clang-16, W=1; log: ${log#"$TOP"/})"
 	lock_note
-	lmake "$tree" "$out" W=1 "${@:-vmlinux}" >"$log" 2>&1 || rc=1
-	# The link's own warnings (ld.lld, modpost, kallsyms: what follows "LD
-	# vmlinux.o", every object is compiled by then) from the last run that linked.
-	if [ $rc = 0 ] && [ $# = 0 ] && grep -qE '^  LD +vmlinux$' "$log"; then
-		sed -n '/^  LD  *vmlinux\.o$/,$p' "$log" | grep -iE '(warning|error):' \
-			>"$out/.harness-link.diag" || true
-	fi
+	lmake "$tree" "$out" W=1 "$@" >"$log" 2>&1 || rc=1
 	if [ $rc = 0 ]; then
 		ok "built ${out#"$TOP"/} in $((SECONDS - start)) s, $(waited "$log" "$L/clang-$v-config.log") s of it waiting for the build lock ($(grep -cE '^  (CC|AS)( \[M\])? ' "$log" || true) objects compiled)"
 	fi
@@ -191,17 +175,42 @@ first_error() {
 		sed -E -e "s#^($BUILD/|(\.\./)+)##" -e 's#^([a-z0-9_-]+/)?linux/##' | cut -c1-240
 }
 
+# What to build: the objects the series touches and their dependents, from
+# the boot kernel's dependency lists (build/out, or <x>/out beside a tree at
+# build/<x>/linux); the base builds those of them whose source it has.
+step="finding the objects the series touches"
+deps_out=$(dirname "$SERIES_TREE")/out
+if [ "$SERIES_TREE" = "$BUILD/linux" ]; then
+	main_kernel_deps
+fi
+series_dependents "$SERIES_TREE" "$deps_out" >"$L/clang-objects.txt" ||
+	fail_exit "${deps_out#"$TOP"/} holds no compiled object, so nothing says which objects the series touches: build that tree's boot kernel first (make kernel)"
+: >"$L/clang-base-objects.txt"
+while read -r o; do
+	[ ! -f "$BASE_TREE/${o%.o}.c" ] && [ ! -f "$BASE_TREE/${o%.o}.S" ] || echo "$o"
+done <"$L/clang-objects.txt" >"$L/clang-base-objects.txt"
+mapfile -t objects <"$L/clang-objects.txt"
+if [ ${#objects[@]} = 0 ]; then
+	info "no object of the boot kernel depends on a file the series changes: nothing to build"
+	result PASS
+	exit 0
+fi
+info "${#objects[@]} objects depend on a file the series changes ($(wc -l <"$L/clang-base-objects.txt") of them in the base): $(tr '\n' ' ' <"$L/clang-objects.txt" | cut -c1-300)"
+
 # The series first. Its warnings are compared with the base's; the base is
 # built only as far as that needs (base_compare in config-lib.sh): not at all
-# when the series has none, only the objects that warn when no link warns.
+# when the series has none, only the objects that warn when that settles it.
 base_out=$BUILD/base/clang-out
 step="building the series tree"
 series_out=$BUILD/clang-out
+# (an earlier whole build's link warnings, kept there, are not this build's:
+# base_compare reads them)
+rm -f "$series_out/.harness-link.diag" "$base_out/.harness-link.diag"
 for attempt in 1 2 3; do
 	wait_tree "$SERIES_TREE"
 	head=$(git -C "$SERIES_TREE" rev-parse HEAD)
 	built=1
-	build series "$SERIES_TREE" "$series_out" || built=0
+	build series "$SERIES_TREE" "$series_out" "${objects[@]}" || built=0
 	if tree_busy "$SERIES_TREE" >/dev/null || [ "$(git -C "$SERIES_TREE" rev-parse HEAD)" != "$head" ]; then
 		info "${SERIES_TREE#"$TOP"/} changed during the build (a rebase): building it again (attempt $((attempt + 1)))"
 		built=
@@ -214,32 +223,15 @@ if [ "$built" = 0 ]; then
 	tail_log "$L/clang-series-build.log" 30
 	# Whose doing is it? The base, same compiler and flags, answers.
 	step="building the base tree"
-	if ! build base "$BASE_TREE" "$base_out"; then
+	mapfile -t base_objects <"$L/clang-base-objects.txt"
+	if ! build base "$BASE_TREE" "$base_out" "${base_objects[@]}"; then
 		tail_log "$L/clang-base-build.log" 30
 		fail_exit "the base tree does not build with clang-16 either (not the series' doing; a toolchain problem?): $(first_error "$L/clang-base-build.log"); log: ${L#"$TOP"/}/clang-base-build.log"
 	fi
 	fail_exit "the series does not build with clang-16 (the base does): $(first_error "$L/clang-series-build.log"); log: ${L#"$TOP"/}/clang-series-build.log"
 fi
-diags series "$SERIES_TREE" "$series_out"
-members "$series_out" | sort -u >"$L/clang-members.txt"
-base_compare clang "$series_out" "$L/clang-members.txt"
-
-# --- the touched objects this configuration builds (for the log) -----------------------------
-step="comparing warnings"
-mapfile -t touched < <(git -C "$SERIES_TREE" diff --name-only base -- '*.c' '*.h')
-objs=()
-for f in "${touched[@]}"; do
-	case $f in
-	*.c) objs+=("${f%.c}.o") ;;
-	*.h) for c in "$SERIES_TREE/$(dirname "$f")"/*.c; do
-		[ -f "$c" ] || continue
-		c=${c#"$SERIES_TREE"/}
-		objs+=("${c%.c}.o")
-	done ;;
-	esac
-done
-printf '%s\n' "${objs[@]}" | sort -u | comm -12 - "$L/clang-members.txt" >"$L/clang-touched-objects.txt"
-info "touched objects this configuration builds: $(tr '\n' ' ' <"$L/clang-touched-objects.txt")"
+diags series "$SERIES_TREE" "$series_out" "$L/clang-objects.txt"
+base_compare clang "$series_out" "$L/clang-objects.txt" "$L/clang-base-objects.txt"
 
 # --- base versus series ----------------------------------------------------------------------
 info "clang-16 W=1 warnings: series $(wc -l <"$L/clang-warnings-series.txt"), base $(wc -l <"$L/clang-warnings-base.txt") ($BASE_BUILT) (distinct messages)"

@@ -70,26 +70,30 @@ wait_tree() {
 }
 
 # --- the base's warnings, built only as far as the comparison needs -------------------
-# base_compare P SERIES_OUT MEMBERS: the warnings of the series build
-# ($L/P-series.diag) whose message, place dropped, the base build of the same
-# configuration lacks go to $L/P-new.txt ($L/P-warnings-series.txt and
+# base_compare P SERIES_OUT MEMBERS [BASE_OBJECTS]: the warnings of the series
+# build ($L/P-series.diag) whose message, place dropped, the base build of the
+# same configuration lacks go to $L/P-new.txt ($L/P-warnings-series.txt and
 # $L/P-warnings-base.txt: the distinct messages of each). The verdict is the
-# one a whole base build gives, for less:
+# one a whole base build gives (or, with BASE_OBJECTS, a file of objects, a
+# build of those), for less:
 #   - the series has no warning: none is new, the base is not built;
 #   - only objects warn, not the link: the base builds those objects (with the
-#     script's build V TREE OUT OBJECT...) and they are compared;
-#   - otherwise, or when that leaves a message new: the whole base is built
-#     and compared.
+#     script's build V TREE OUT OBJECT...; with BASE_OBJECTS, those of them it
+#     lists) and they are compared;
+#   - otherwise, or when that leaves a message new: the whole base (or every
+#     object of BASE_OBJECTS) is built and compared.
 # Uses the script's build and diags, BASE_TREE, base_out and BASE_DESC (how
 # the base is built, for the failure message); sets BASE_BUILT (for the log).
 base_compare() {
-	local p=$1 sout=$2 members=$3 warned=$L/$1-warned-objects.txt o objs_w=()
+	local p=$1 sout=$2 members=$3 bobjs=${4:-} warned=$L/$1-warned-objects.txt o objs_w=() all=()
 	cut -f1 "$L/$p-series.diag" | sort -u >"$L/$p-warnings-series.txt"
 	: >"$L/$p-base.diag"
 	BASE_BUILT="not built: the series has no warning"
 	if [ -s "$L/$p-warnings-series.txt" ]; then
 		while read -r o; do
-			! grep -qsiE '(warning|error):' "$sout/$o.diag" || echo "$o"
+			grep -qsiE '(warning|error):' "$sout/$o.diag" || continue
+			[ -z "$bobjs" ] || grep -qxF "$o" "$bobjs" || continue
+			echo "$o"
 		done <"$members" >"$warned"
 		mapfile -t objs_w <"$warned"
 		BASE_BUILT="not built: a link warns"
@@ -105,14 +109,19 @@ base_compare() {
 	cut -f1 "$L/$p-base.diag" | sort -u >"$L/$p-warnings-base.txt"
 	comm -13 "$L/$p-warnings-base.txt" "$L/$p-warnings-series.txt" >"$L/$p-new.txt"
 	[ -s "$L/$p-new.txt" ] || return 0
-	info "base: $BASE_BUILT; $(wc -l <"$L/$p-new.txt") message(s) left to compare with the whole base"
+	[ -z "$bobjs" ] || mapfile -t all <"$bobjs"
+	info "base: $BASE_BUILT; $(wc -l <"$L/$p-new.txt") message(s) left to compare with the ${bobjs:+same objects of the }whole base"
 	step="building the base tree"
-	if ! build base "$BASE_TREE" "$base_out"; then
+	if ! build base "$BASE_TREE" "$base_out" "${all[@]}"; then
 		tail_log "$L/$p-base-build.log" 30
 		fail_exit "the base tree does not build $BASE_DESC (not the series' doing; a toolchain problem?): $(first_error "$L/$p-base-build.log"); log: ${L#"$TOP"/}/$p-base-build.log"
 	fi
-	diags base "$BASE_TREE" "$base_out"
-	BASE_BUILT="the whole base"
+	diags base "$BASE_TREE" "$base_out" "$bobjs"
+	if [ -n "$bobjs" ]; then
+		BASE_BUILT="the base's ${#all[@]} objects of the comparison"
+	else
+		BASE_BUILT="the whole base"
+	fi
 	cut -f1 "$L/$p-base.diag" | sort -u >"$L/$p-warnings-base.txt"
 	comm -13 "$L/$p-warnings-base.txt" "$L/$p-warnings-series.txt" >"$L/$p-new.txt"
 }

@@ -5,9 +5,12 @@
 #
 #   configs/matrix/<name>.config   allnoconfig + kunit-boot.config + this;
 #                                  "# suites: a b" names the KUnit suites
-#                                  that must run (and pass) in it
+#                                  that must run (and pass) in it;
+#                                  "# build: touched" makes it a build of
+#                                  the objects the series touches and their
+#                                  dependents, booted nowhere (run_touched)
 #
-# For each: configure (every symbol of the fragment checked after Kconfig),
+# For each (but those): configure (every symbol of the fragment checked after Kconfig),
 # build the Image with W=1 (any warning in a file the series touches fails:
 # the base has none there; every object's diagnostics are kept), boot it on
 # QEMU's virt machine with kunit_shutdown=poweroff and parse the KTAP. Build
@@ -79,13 +82,17 @@ members() {
 	done <"$out/modules.order"
 }
 
-# w1_check NAME OUT LOGDIR: any W=1 warning or error in a file the series
-# touches, from the diagnostics of every object this configuration builds
-# (the base has none there), fails. Sets W1_BUILT to the number of touched
-# objects it builds.
+# w1_check NAME OUT LOGDIR [LIST]: any W=1 warning or error in a file the
+# series touches, from the diagnostics of every object this configuration
+# builds (or of the objects in the file LIST) (the base has none there),
+# fails. Sets W1_BUILT to the number of touched objects it builds.
 w1_check() {
-	local name=$1 out=$2 l=$3 o w
-	members "$out" | sort -u >"$l/members.txt"
+	local name=$1 out=$2 l=$3 list=${4:-} o w
+	if [ -n "$list" ]; then
+		sort -u "$list" >"$l/members.txt"
+	else
+		members "$out" | sort -u >"$l/members.txt"
+	fi
 	printf '%s\n' "${objs[@]}" | sort -u | comm -12 - "$l/members.txt" >"$l/touched-objects.txt"
 	W1_BUILT=$(wc -l <"$l/touched-objects.txt")
 	while read -r o; do
@@ -138,6 +145,58 @@ run_config() {
 		return 0
 	fi
 	pass "$name" "$(tr '\n' ';' <"$l/summary.txt" | sed 's/;/; /g')W=1 clean on $W1_BUILT touched object(s), $((SECONDS - t0)) s"
+}
+
+# run_touched NAME: a configuration whose fragment says "# build: touched":
+# W=1 on the objects the series touches and their dependents in it, and no
+# boot (its suites run in the other configurations). Which objects: those the
+# configuration compiles (a dry run, enabled_objects in lib.sh) that the boot
+# kernel's dependency lists (build/out: series_dependents) tie to a file the
+# series changes, and any the boot kernel does not compile at all (its
+# dependencies unknown). A header that only this configuration's #ifdefs
+# include is not seen; the boot kernel's configuration is the wider one.
+run_touched() {
+	local name=$1 out=$BUILD/configs/$1 l=$D/$1 t0=$SECONDS n_en n_dep n_other
+	rm -rf "$l"
+	mkdir -p "$l"
+	info "config:$name (the objects the series touches and their dependents; build dir ${out#"$TOP"/}, logs ${l#"$TOP"/})"
+	main_kernel_deps
+	if ! CONFIGS="matrix/kunit-boot matrix/$name" KOUT=$out KLOGS=$l KTARGETS=prepare \
+		"$TOP/scripts/kernel.sh" >"$l/kernel.log" 2>&1; then
+		fail "$name" "configuring or preparing failed: $(first_error "$l/kernel.log" || true) (${l#"$TOP"/}/kernel.log, build.log)"
+		tail -n 15 "$l/kernel.log" >&2
+		return 0
+	fi
+	OUT=$out enabled_objects "$l/dry-run.log" >"$l/enabled.txt"
+	if [ ! -s "$l/enabled.txt" ]; then
+		fail "$name" "a dry run of its build listed no object to compile (${l#"$TOP"/}/dry-run.log)"
+		return 0
+	fi
+	if ! series_dependents "$SRC" "$BUILD/out" >"$l/dependents.txt"; then
+		fail "$name" "build/out holds no compiled object, so nothing says which objects the series touches: run make kernel"
+		return 0
+	fi
+	(cd "$BUILD/out" && find . -name '.*.o.cmd' | sed -E 's#^\./##; s#(^|/)\.([^/]*)\.cmd$#\1\2#') |
+		sort -u >"$l/main-objects.txt"
+	comm -12 "$l/enabled.txt" "$l/dependents.txt" >"$l/objects.txt"
+	comm -23 "$l/enabled.txt" "$l/main-objects.txt" >"$l/not-in-main.txt"
+	cat "$l/not-in-main.txt" >>"$l/objects.txt"
+	n_en=$(wc -l <"$l/enabled.txt") n_dep=$(comm -12 "$l/enabled.txt" "$l/dependents.txt" | wc -l)
+	n_other=$(wc -l <"$l/not-in-main.txt")
+	info "config:$name compiles $n_en objects; building $n_dep that depend on the series' files and $n_other the boot kernel does not build"
+	if [ "$n_dep" = 0 ]; then
+		pass "$name" "no object of this configuration depends on a file the series changes; nothing built"
+		return 0
+	fi
+	# shellcheck disable=SC2046 # one object a word
+	if ! CONFIGS="matrix/kunit-boot matrix/$name" KOUT=$out KLOGS=$l KTARGETS="$(sort -u "$l/objects.txt" | tr '\n' ' ')" \
+		"$TOP/scripts/kernel.sh" >>"$l/kernel.log" 2>&1; then
+		fail "$name" "build failed: $(first_error "$l/kernel.log" || true) (${l#"$TOP"/}/kernel.log, build.log)"
+		tail -n 15 "$l/kernel.log" >&2
+		return 0
+	fi
+	w1_check "$name" "$out" "$l" "$l/objects.txt" || return 0
+	pass "$name" "W=1 clean on the $((n_dep + n_other)) of its $n_en objects that the series' files go into (and the boot kernel's misses); no boot, $((SECONDS - t0)) s"
 }
 
 # run_modules: config:modules. The boot kernel with the driver and both suites
@@ -245,5 +304,9 @@ for n in $names; do
 	esac
 	[ -f "$TOP/configs/matrix/$n.config" ] || die "configs/matrix/$n.config does not exist" \
 		"CONFIGS_ONLY names files of configs/matrix/ without .config, or modules, clang, debian"
-	run_config "$n"
+	if grep -qx '# build: touched' "$TOP/configs/matrix/$n.config"; then
+		run_touched "$n"
+	else
+		run_config "$n"
+	fi
 done

@@ -413,6 +413,76 @@ kmake() {
 	make -C "$SRC" O="$OUT" ARCH=arm64 CROSS_COMPILE="$CROSS" -j"$JOBS" ${KMAKE_ARGS:-} "$@"
 }
 
+# --- the objects a series touches, from a build's dependency lists ------------------------
+# series_dependents TREE OUT: the objects of the kernel build in OUT (paths
+# relative to OUT, sorted, one a line) that a file the series changes goes
+# into: the object's source, or a file in the dependency list fixdep wrote for
+# it (OUT/<dir>/.<object>.cmd). Files are the series' (git diff base in TREE);
+# an object built from a source the series adds is in too. Status 1, nothing
+# printed, when OUT holds no compiled object.
+series_dependents() {
+	local tree=$1 out=$2 touched
+	[ -n "$(find "$out" -name '*.o.cmd' -print -quit 2>/dev/null)" ] || return 1
+	touched=$(mktemp)
+	git -C "$tree" diff --name-only base -- >"$touched"
+	# shellcheck disable=SC2016 # awk's own $i
+	# Each .cmd names its source as the tree's path plus the object's
+	# ("source_drivers/pci/ats.o := ../linux/drivers/pci/ats.c"): what
+	# precedes that is how this build spells the tree, in the dependencies too.
+	(cd "$out" && find . -name '.*.o.cmd' -print0 | xargs -0 -r awk -v list="$touched" '
+		BEGIN { while ((getline f < list) > 0) t[f] = 1 }
+		FNR == 1 { obj = FILENAME; sub(/^\.\//, "", obj); sub(/\.cmd$/, "", obj)
+			n = split(obj, p, "/"); p[n] = substr(p[n], 2); obj = p[1]
+			for (i = 2; i <= n; i++) obj = obj "/" p[i]
+			pre = "" }
+		$1 == "source_" obj && $2 == ":=" { s = $3; stem = substr(obj, 1, length(obj) - 1)
+			if (substr(s, length(s) - length(stem)) == stem substr(s, length(s)))
+				pre = substr(s, 1, length(s) - length(stem) - 1)
+			if (index(s, pre) == 1 && substr(s, length(pre) + 1) in t) hit[obj] = 1
+			next }
+		pre != "" { for (i = 1; i <= NF; i++)
+			if (index($i, pre) == 1 && substr($i, length(pre) + 1) in t) hit[obj] = 1 }
+		END { for (o in hit) print o }') | sort
+	rm -f "$touched"
+}
+
+# enabled_objects: the objects (.o of C and assembly sources, relative to
+# $OUT) that the configuration in $OUT compiles into vmlinux or a module, from
+# a dry run (make -n) of kmake. Its compiler flags get an extra define, so that
+# kbuild's command check finds every object out of date and lists it, built or
+# not; nothing is compiled or written. $OUT must be prepared (make prepare).
+enabled_objects() {
+	local log=$1
+	kmake -n -k KCFLAGS=-D__HARNESS_LIST__ KAFLAGS=-D__HARNESS_LIST__ vmlinux modules >"$log" 2>&1 || true
+	grep -oE ' -c -o [^ ]+\.o ' "$log" | awk '{ print $3 }' | sort -u
+}
+
+# main_kernel_deps: make sure the boot kernel's build ($BUILD/out, of
+# $BUILD/linux) is complete, since its dependency lists say which objects the
+# series touches (series_dependents). Under make check (MAIN_KERNEL_MARK, the
+# file its main lane creates once that build is done) this waits for it, at
+# most MAIN_KERNEL_WAIT s (default 7200); alone, it builds it (scripts/kernel.sh:
+# nothing to do when it is current).
+main_kernel_deps() {
+	local t0=$SECONDS said=
+	if [ -n "${MAIN_KERNEL_MARK:-}" ]; then
+		until [ -e "$MAIN_KERNEL_MARK" ]; do
+			[ $((SECONDS - t0)) -lt "${MAIN_KERNEL_WAIT:-7200}" ] ||
+				die "the boot kernel (build/out) was not built within ${MAIN_KERNEL_WAIT:-7200} s" \
+					"see make check's main lane; its dependency lists say which objects to build here"
+			[ -n "$said" ] || info "waiting for make check's boot kernel (build/out): its dependency lists say which objects the series touches"
+			said=1
+			sleep 5
+		done
+		return 0
+	fi
+	info "building the boot kernel (build/out) for its dependency lists (scripts/kernel.sh; nothing to do when current)"
+	SERIES='' EXTRA_PATCHES='' CONFIGS='' KOUT='' KLOGS='' KTARGETS='' \
+		"$TOP/scripts/kernel.sh" >"$LOGS/main-kernel-deps.log" 2>&1 ||
+		die "the boot kernel (build/out) does not build: see ${LOGS#"$TOP"/}/main-kernel-deps.log" \
+			"fix the build (make kernel shows it), then run again"
+}
+
 # series_list: the patch files of patches/series, in order, one a line.
 series_list() {
 	[ -f "$TOP/patches/series" ] || die "patches/series is missing" \
