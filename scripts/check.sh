@@ -206,10 +206,14 @@ x86_lane() {
 # the series, must make its case fail (scripts/mutants.sh, build/extra: a tree
 # and build of their own, so they run beside the main lane, after the x86_ats
 # step in its lane, or in a lane of their own when CHECK_X86=0).
+# Their boots run at niceness MUTANTS_NICE (default 5; their builds at
+# BUILD_NICE as every build): beside them the main lane's boots keep their
+# speed. A fresh-clone run whose mutant boots ran at niceness 0 beside the
+# nested boot saw its NVMe controller time out at probe (boot_retry).
 mutants_phase() {
 	phase "mutants"
 	step "mutants (scripts/mutants.sh: tests/mutants/list)"
-	"$TOP/scripts/mutants.sh" >"$C/mutants.txt" 2>&1 || true
+	nice -n "${MUTANTS_NICE:-5}" "$TOP/scripts/mutants.sh" >"$C/mutants.txt" 2>&1 || true
 	if grep -qE '^(PASS|FAIL) mutant:' "$C/mutants.txt"; then
 		grep -E '^(PASS|FAIL) mutant:' "$C/mutants.txt" >>"$RESULTS"
 		grep -E '^mutants: ' "$C/mutants.txt" || true
