@@ -462,7 +462,8 @@ enabled_objects() {
 # series touches (series_dependents). Under make check (MAIN_KERNEL_MARK, the
 # file its main lane creates once that build is done) this waits for it, at
 # most MAIN_KERNEL_WAIT s (default 7200); alone, it builds it (scripts/kernel.sh:
-# nothing to do when it is current).
+# nothing to do when it is current) and exports the mark, so that the scripts
+# it starts (config-clang.sh after configs.sh's no_sva) do not build it again.
 main_kernel_deps() {
 	local t0=$SECONDS said=
 	if [ -n "${MAIN_KERNEL_MARK:-}" ]; then
@@ -481,6 +482,9 @@ main_kernel_deps() {
 		"$TOP/scripts/kernel.sh" >"$LOGS/main-kernel-deps.log" 2>&1 ||
 		die "the boot kernel (build/out) does not build: see ${LOGS#"$TOP"/}/main-kernel-deps.log" \
 			"fix the build (make kernel shows it), then run again"
+	MAIN_KERNEL_MARK=$LOGS/main-kernel-deps.built
+	touch "$MAIN_KERNEL_MARK"
+	export MAIN_KERNEL_MARK
 }
 
 # series_list: the patch files of patches/series, in order, one a line.
