@@ -442,8 +442,19 @@ series_dependents() {
 			next }
 		pre != "" { for (i = 1; i <= NF; i++)
 			if (index($i, pre) == 1 && substr($i, length(pre) + 1) in t) hit[obj] = 1 }
-		END { for (o in hit) print o }') | sort
-	rm -f "$touched"
+		END { for (o in hit) print o }') | sort >"$touched.objs"
+	# A self-check: every C file the series changes that this build compiled
+	# must be on the list, or the parsing above has gone wrong.
+	local f miss=
+	while read -r f; do
+		case $f in *.c) ;; *) continue ;; esac
+		[ -f "$out/$(dirname "$f")/.$(basename "${f%.c}").o.cmd" ] || continue
+		grep -qxF "${f%.c}.o" "$touched.objs" || miss="$miss ${f%.c}.o"
+	done <"$touched"
+	[ -z "$miss" ] || die "series_dependents: the series changes the sources of$miss, which ${out#"$TOP"/} compiled, yet they are not on its list" \
+		"a bug of scripts/lib.sh's parsing of the .cmd files"
+	cat "$touched.objs"
+	rm -f "$touched" "$touched.objs"
 }
 
 # enabled_objects: the objects (.o of C and assembly sources, relative to
