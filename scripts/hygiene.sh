@@ -27,13 +27,20 @@ fail() { echo "FAIL $1: $2" >>"$RESULTS"; warn "$1: $2"; }
 skip() { echo "SKIP $1: $2" >>"$RESULTS"; info "skip $1: $2"; }
 
 # Verdicts that depend only on what they were computed from are kept in
-# build/cache/hygiene/, under a key naming all of it (sha256 of its inputs):
-# a patch checkpatch saw before, a tree the per-patch build built before.
-# Only passes are kept; a failure is recomputed every run.
-HC=$BUILD/cache/hygiene
+# HARNESS_CACHE/hygiene/ (lib.sh: outside the clone, so that CI's new clone of
+# a commit checked here finds them), under a key naming all of it (sha256 of
+# its inputs): a patch checkpatch saw before, a tree the per-patch build built
+# before. Every key also names this script and lib.sh as they are, so that a
+# verdict of another harness is never reused. Only passes are kept; a failure
+# is recomputed every run.
+HC=$HARNESS_CACHE/hygiene
 mkdir -p "$HC"
+harness_id=$(cat "$TOP/scripts/hygiene.sh" "$TOP/scripts/lib.sh" | sha256sum)
 cache_key() { # WORDS...: the key of these inputs
-	printf '%s\n' "$@" | sha256sum | cut -c1-40
+	printf '%s\n' "$harness_id" "$@" | sha256sum | cut -c1-40
+}
+hc_put() { # FILE KEY: keep FILE as the verdict KEY (whole, for a reader beside)
+	cp "$1" "$HC/.$2.$$" && mv -f "$HC/.$2.$$" "$HC/$2"
 }
 gcc_id=$("${CROSS}gcc" --version | head -n 1; "${CROSS}ld" --version | head -n 1)
 config_id=$(sha256sum <"$BUILD/out/.config")
@@ -119,7 +126,7 @@ for c in "${commits[@]}"; do
 		(cd "$MAIN" && PATH=/usr/bin:$PATH ./scripts/checkpatch.pl --strict --no-signoff --showfile \
 			${ignore:+--ignore "$ignore"} "$H/$name.patch") >"$H/$name.checkpatch" 2>&1 || true
 		grep -qE '^(ERROR|WARNING|CHECK):|^[^ ]+:[0-9]+: (ERROR|WARNING|CHECK):' "$H/$name.checkpatch" ||
-			cp "$H/$name.checkpatch" "$HC/checkpatch-$key"
+			hc_put "$H/$name.checkpatch" "checkpatch-$key"
 	fi
 	if grep -qE '^(ERROR|WARNING|CHECK):|^[^ ]+:[0-9]+: (ERROR|WARNING|CHECK):' "$H/$name.checkpatch"; then
 		fail "checkpatch:$name" "$(grep -cE '(ERROR|WARNING|CHECK):' "$H/$name.checkpatch") issue(s), see ${H#"$TOP"/}/$name.checkpatch"
@@ -231,6 +238,10 @@ fi
 if git -C "$MAIN" diff --quiet base HEAD -- drivers/pci/ats.c include/linux/pci-ats.h \
 	include/linux/pci.h drivers/iommu/intel drivers/iommu/amd; then
 	skip x86_iommu_builds "the series does not touch the PCI ATS core or the x86 IOMMU drivers"
+elif x86_key=$(cache_key x86_iommu_builds "$(git -C "$MAIN" rev-parse 'HEAD^{tree}')" \
+	"$(git -C "$MAIN" diff HEAD | sha256sum)" "$(sha256sum <"$TOP/configs/x86-boot.config")" \
+	"$(gcc --version | head -n 1; ld --version | head -n 1)") && [ -f "$HC/$x86_key" ]; then
+	pass x86_iommu_builds "cached: this tree built for x86_64 before"
 else
 	xout=$BUILD/x86/out
 	mkdir -p "$xout"
@@ -254,6 +265,7 @@ else
 			fail x86_iommu_builds "W=1 warnings in touched files of the x86 build: see ${H#"$TOP"/}/x86-warnings.txt"
 		else
 			pass x86_iommu_builds
+			: >"$HC/$x86_key"
 		fi
 	else
 		fail x86_iommu_builds "the x86_64 build of drivers/iommu/{intel,amd} failed: see ${H#"$TOP"/}/x86-build.log"
@@ -374,23 +386,23 @@ objs_id=$(cache_key "${built[@]}")
 key=$(cache_key warnings-base "$(git -C "$MAIN" rev-parse 'base^{tree}')" "$config_id" "$objs_id" "$tools_id")
 if [ -f "$HC/warnings-$key" ]; then
 	cp "$HC/warnings-$key" "$H/warnings-base.txt"
-	echo "cached: ${HC#"$TOP"/}/warnings-$key" >"$H/warnings-base.log"
+	echo "cached: $HC/warnings-$key" >"$H/warnings-base.log"
 else
 	warnings base >"$H/warnings-base.txt"
-	cp "$H/warnings-base.txt" "$HC/warnings-$key"
+	hc_put "$H/warnings-base.txt" "warnings-$key"
 fi
 series_key=$(cache_key warnings-series "$(git -C "$MAIN" rev-parse 'HEAD^{tree}')" \
 	"$(git -C "$MAIN" diff HEAD | sha256sum)" "$config_id" "$objs_id" "$tools_id")
 if [ -f "$HC/warnings-$series_key" ]; then
 	cp "$HC/warnings-$series_key" "$H/warnings-series.txt"
-	echo "cached: ${HC#"$TOP"/}/warnings-$series_key" >"$H/warnings-series.log"
+	echo "cached: $HC/warnings-$series_key" >"$H/warnings-series.log"
 else
 	series_warnings >"$H/warnings-series.txt"
 fi
 new=$(comm -13 "$H/warnings-base.txt" "$H/warnings-series.txt")
 if [ -z "$new" ]; then
 	pass no_new_warnings
-	cp "$H/warnings-series.txt" "$HC/warnings-$series_key"
+	hc_put "$H/warnings-series.txt" "warnings-$series_key"
 else
 	fail no_new_warnings "$(echo "$new" | wc -l) new sparse/W=1 warning(s): see ${H#"$TOP"/}/warnings-series.log"
 	echo "$new" | head -20 >&2

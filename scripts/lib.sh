@@ -27,8 +27,10 @@ JOBS=${JOBS:-$(nproc)}
 # Caches that outlive a clone (HARNESS_CACHE, default ~/.cache/smmuv3-series,
 # or under XDG_CACHE_HOME): a second clone on the same machine, which is what
 # CI's clean clone of main is, starts warm. Nothing there is trusted blindly:
-# ccache checks its own entries, and what else is kept there is checked
-# against base/*.conf before use. make clean leaves it; rm -rf removes it.
+# ccache checks its own entries, downloads are checked against base/*.conf
+# before use, and the verdicts kept there (hygiene/, mutants/: passes only)
+# are found only under a key naming everything they were computed from, the
+# harness's own files included. make clean leaves it; rm -rf removes it.
 HARNESS_CACHE=${HARNESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/smmuv3-series}
 export HARNESS_CACHE
 # ccache: one cache for all trees and clones; paths made relative to build/

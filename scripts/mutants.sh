@@ -7,7 +7,9 @@
 # parsed: the mutant is "killed" when that case reports "not ok". A mutant
 # that survives, or that fails to build or boot, fails this target.
 #   MUTANTS="name ..."   only these (file names without .patch)
-# Ends with "mutants: N killed, M survived"; exit status 1 if any survived.
+#   MUTANTS_CACHE=0      run every one, even those killed before (below)
+# Ends with "mutants: N killed (C of them cached), M survived"; exit status 1
+# if any survived.
 . "$(dirname "$0")/lib.sh"
 
 list=$TOP/tests/mutants/list
@@ -15,8 +17,22 @@ list=$TOP/tests/mutants/list
 D=$LOGS/mutants
 mkdir -p "$D"
 : >"$D/results"
-killed=0 survived=0
+killed=0 survived=0 from_cache=0
 "$TOP/scripts/guest.sh" >/dev/null || die "the guest programs do not build" "see above"
+
+# A mutant that was killed before by the same test, on the same kernel tree
+# (series and mutant: the tree id of build/extra/linux), with the same
+# harness (every tracked file of scripts/, guest/, configs/, base/, qemu/ and
+# tests/mutants/ as it is: the configuration, the guest programs, the pinned
+# QEMU and its patches, the list) and cross compiler, is not built and booted
+# again: its verdict is kept in HARNESS_CACHE/mutants (lib.sh, outside the
+# clone, so that CI's new clone of a commit checked here finds it). Only kills
+# are kept. MUTANTS_CACHE=0 runs every mutant.
+MC=$HARNESS_CACHE/mutants
+mkdir -p "$MC"
+harness_id=$(cd "$TOP" && git ls-files -z scripts guest configs base qemu tests/mutants |
+	xargs -0 sha256sum | sha256sum | cut -c1-64)
+gcc_id=$("${CROSS}gcc" --version | head -n 1)
 
 while read -r patch smmu want; do
 	case $patch in '' | '#'*) continue ;; esac
@@ -30,9 +46,15 @@ while read -r patch smmu want; do
 	rm -rf "$l"
 	mkdir -p "$l"
 	info "mutant $name: SMMU $smmu, '$want' must fail (logs ${l#"$TOP"/})"
-	verdict=
+	verdict= cached=
 	if ! EXTRA_PATCHES=$TOP/tests/mutants/$patch "$TOP/scripts/tree.sh" >"$l/tree.log" 2>&1; then
 		verdict="FAIL mutant:$name: does not apply ($(grep -m1 -iE 'error|patch' "$l/tree.log" | cut -c1-160))"
+	elif key=$(printf '%s\n' "$harness_id" "$gcc_id" "$patch $smmu $want" \
+		"$(git -C "$BUILD/extra/linux" rev-parse 'HEAD^{tree}')" | sha256sum | cut -c1-40) &&
+		[ "${MUTANTS_CACHE:-1}" = 1 ] && [ -s "$MC/$key" ]; then
+		verdict="$(cat "$MC/$key"), cached: killed before on this tree with this harness"
+		cached=1
+		echo "the verdict of $MC/$key; MUTANTS_CACHE=0 runs it again" >"$l/cached.txt"
 	elif ! image=$(EXTRA_PATCHES=$TOP/tests/mutants/$patch "$TOP/scripts/kernel.sh" 2>"$l/kernel.err" | tail -n 1); then
 		verdict="FAIL mutant:$name: the kernel does not build (${l#"$TOP"/}/kernel.err)"
 	elif ! SMMU=$smmu QDIR=$l "$TOP/scripts/boot.sh" check "$image" >"$l/boot.log" 2>&1 &&
@@ -77,9 +99,13 @@ while read -r patch smmu want; do
 			verdict="FAIL mutant:$name: '$want' did not report ($why; ${l#"$TOP"/}/console.txt)"
 		fi
 	fi
+	case $cached$verdict in "PASS mutant:$name (killed: "*)
+		echo "$verdict" >"$MC/.$key.$$" && mv -f "$MC/.$key.$$" "$MC/$key" ;;
+	esac
 	echo "$verdict" | tee -a "$D/results"
 	case $verdict in PASS*) killed=$((killed + 1)) ;; *) survived=$((survived + 1)) ;; esac
+	[ -z "$cached" ] || from_cache=$((from_cache + 1))
 done <"$list"
 
-echo "mutants: $killed killed, $survived survived (${D#"$TOP"/}/results)"
+echo "mutants: $killed killed ($from_cache of them cached), $survived survived (${D#"$TOP"/}/results)"
 [ "$survived" = 0 ]
