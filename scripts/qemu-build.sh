@@ -9,7 +9,9 @@
 #   build/qemu-ats/build   the meson build; its qemu-system-aarch64 is the result
 #
 # Rebuilt only when the pin, the queue, qemu/devices.mak or this script
-# changes (build/qemu-ats/stamp); through ccache (the harness's cache).
+# changes (build/qemu-ats/stamp); through ccache (the harness's cache); a
+# binary built from the same stamp in another clone is copied from
+# HARNESS_CACHE/qemu-ats instead (below).
 # The tree is reset to the queue with git, so unchanged files keep their
 # times and ninja recompiles only what a changed patch touches. Work in
 # progress in build/qemu-ats/src (commits after the queue, uncommitted
@@ -179,6 +181,23 @@ else
 fi
 cp "$TOP/qemu/devices.mak" "$SRC/configs/devices/aarch64-softmmu/harness.mak"
 
+# The binary of the queue as exported is kept in HARNESS_CACHE/qemu-ats/<stamp>
+# (lib.sh: outside the clone), so that a new clone of the same queue (CI's)
+# copies it instead of building QEMU again from ccache; the three newest
+# stamps are kept. Work in progress is never taken from, nor put there.
+QC=$HARNESS_CACHE/qemu-ats
+if ! wip_in_tree && [ -x "$QC/$stamp/qemu-system-aarch64" ]; then
+	mkdir -p "$OUTQ"
+	cp "$QC/$stamp/qemu-system-aarch64" "$bin.$$" && mv -f "$bin.$$" "$bin"
+	"$bin" -L "$BUILD/qemu10/root/usr/share/qemu" -device ats-testdev,help >/dev/null 2>&1 ||
+		die "the cached QEMU ($QC/$stamp) does not run or has no ats-testdev" \
+			"remove that directory and run again: QEMU is then built here"
+	echo "$stamp" >"$Q/stamp"
+	ok "QEMU with $(qseries | wc -l) patch(es): the binary built before, from ${QC/#"$HOME"/\~}/${stamp:0:12}"
+	echo "$bin"
+	exit 0
+fi
+
 export PYTHONPATH=$TOOLS/usr/lib/python3/dist-packages${PYTHONPATH:+:$PYTHONPATH}
 export PATH=$TOOLS/usr/bin:$PATH
 # What the ATS boot needs and nothing else: aarch64 system emulation with the
@@ -206,6 +225,14 @@ nice -n "${BUILD_NICE:-0}" ninja -C "$OUTQ" -j"$JOBS" qemu-system-aarch64 >>"$lo
 }
 "$bin" -L "$BUILD/qemu10/root/usr/share/qemu" -device ats-testdev,help >/dev/null 2>&1 ||
 	die "the QEMU built has no ats-testdev" "is CONFIG_ATS_TESTDEV in qemu/devices.mak?"
-wip_in_tree || echo "$stamp" >"$Q/stamp"
+if ! wip_in_tree; then
+	echo "$stamp" >"$Q/stamp"
+	mkdir -p "$QC/$stamp"
+	cp "$bin" "$QC/$stamp/.qemu-system-aarch64.$$" &&
+		mv -f "$QC/$stamp/.qemu-system-aarch64.$$" "$QC/$stamp/qemu-system-aarch64"
+	touch "$QC/$stamp"
+	# shellcheck disable=SC2012 # names are stamps (hex)
+	ls -1t "$QC" | tail -n +4 | while read -r old; do rm -rf "${QC:?}/$old"; done
+fi
 ok "QEMU with $(qseries | wc -l) patch(es) built in $((SECONDS - t0)) s"
 echo "$bin"
