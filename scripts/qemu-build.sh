@@ -160,7 +160,7 @@ apply_queue() {
 
 stamp=$( {
 	echo "$QEMU_SRC_ORIG $QEMU_BUILD_DEBS"
-	qseries | while read -r p; do sha256sum "$QP/$p"; done
+	qseries | while read -r p; do echo "$p"; sha256sum <"$QP/$p"; done
 	cat "$TOP/qemu/devices.mak" "$0"
 } | sha256sum | cut -d' ' -f1)
 bin=$OUTQ/qemu-system-aarch64
