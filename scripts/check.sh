@@ -215,7 +215,7 @@ mutants_phase() {
 	step "mutants (scripts/mutants.sh: tests/mutants/list)"
 	nice -n "${MUTANTS_NICE:-5}" "$TOP/scripts/mutants.sh" >"$C/mutants.txt" 2>&1 || true
 	if grep -qE '^(PASS|FAIL) mutant:' "$C/mutants.txt"; then
-		grep -E '^(PASS|FAIL) mutant:' "$C/mutants.txt" >>"$RESULTS"
+		grep -E '^(PASS|FAIL) mutant:|^SKIP mutants_uncommitted:' "$C/mutants.txt" >>"$RESULTS"
 		grep -E '^mutants: ' "$C/mutants.txt" || true
 	else
 		tail -n 10 "$C/mutants.txt" >&2
