@@ -4,9 +4,9 @@
 # KUnit and guest KTAP with kunit.py, check QEMU's SMMUv3 trace, boot an x86_64
 # kernel with ATS live through Intel VT-d, run the short stress, and end with
 # "check: N passed, M failed, K skipped". Exit status 1 on any failure.
-# The configurations, the x86_ats step (then the mutants) and the short stress
-# run as lanes beside the rest (see "lane" below); BUILD_NICE (default 10) is
-# the niceness of every build.
+# The configurations, the x86_ats step (then the mutants), make kunit and the
+# short stress run as lanes beside the rest (see "lane" below); BUILD_NICE
+# (default 10) is the niceness of every build.
 . "$(dirname "$0")/lib.sh"
 export BUILD_NICE=${BUILD_NICE:-10}
 
@@ -168,9 +168,11 @@ abort() {
 }
 trap 'rc=$?; thp_restore; [ $rc = 0 ] || abort $rc' EXIT
 
-# What the lanes share is made before they start: the disks the boots read
+# What the lanes share is made before they start: the pinned QEMU (lib.sh:
+# fetched if missing; make deps does it), the disks the boots read
 # (scripts/boot.sh), the guest programs and initramfs, and the base worktree
 # that hygiene, config:clang and config:debian compare with.
+qemu_aarch64
 "$TOP/scripts/boot.sh" disks
 phase "guest programs"
 step "guest programs and initramfs"
@@ -184,10 +186,11 @@ if [ "$VARIANT" = main ]; then
 		git -C "$BUILD/base/linux" checkout -q --detach base
 fi
 
-# Three lanes run beside the main one from the start: the configurations, the
-# x86_ats step (its own x86_64 kernel) and the short stress (its own debug
-# kernel). Their kernels build while the main lane builds and checks; QEMU
-# boots run beside builds, which yield the CPU to them (BUILD_NICE).
+# Four lanes run beside the main one from the start: the configurations, the
+# x86_ats step (its own x86_64 kernel, then the mutants), make kunit and the
+# short stress (its own debug kernel). Their kernels build while the main lane
+# builds and checks; QEMU boots run beside builds, which yield the CPU to them
+# (BUILD_NICE).
 
 # The PCI ATS core live on x86_64 (scripts/x86-check.sh): an x86_64 kernel of
 # the same tree booted on q35 with QEMU's Intel VT-d and an ATS-capable disk;
@@ -307,7 +310,8 @@ fi
 kunit_lane() {
 	phase "make kunit"
 	step "make kunit (scripts/kunit.sh, build/kunit)"
-	if "$TOP/scripts/kunit.sh" >"$C/kunit.txt" 2>&1 &&
+	# (its QEMU run yields to the main lane's boots, as the mutants' do)
+	if nice -n "${KUNIT_NICE:-5}" "$TOP/scripts/kunit.sh" >"$C/kunit.txt" 2>&1 &&
 		grep -qE 'Testing complete\. Ran [0-9]+ tests: passed: [0-9]+(, skipped: [0-9]+)?$' "$C/kunit.txt"; then
 		echo "PASS make_kunit ($(grep -oE 'Ran [0-9]+ tests: passed: [0-9]+.*' "$C/kunit.txt" | tail -1))" >>"$RESULTS"
 	else

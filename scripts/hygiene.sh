@@ -39,8 +39,21 @@ harness_id=$(cat "$TOP/scripts/hygiene.sh" "$TOP/scripts/lib.sh" | sha256sum)
 cache_key() { # WORDS...: the key of these inputs
 	printf '%s\n' "$harness_id" "$@" | sha256sum | cut -c1-40
 }
-hc_put() { # FILE KEY: keep FILE as the verdict KEY (whole, for a reader beside)
-	cp "$1" "$HC/.$2.$$" && mv -f "$HC/.$2.$$" "$HC/$2"
+hc_put() { # FILE KEY: keep FILE as KEY (whole, for a reader beside; never
+	# fatal: a full or read-only cache only costs time)
+	local t
+	t=$(mktemp "$HC/.put.XXXXXX" 2>/dev/null) || return 0
+	{ cp "$1" "$t" && mv -f "$t" "$HC/$2"; } 2>/dev/null || rm -f "$t"
+}
+hc_mark() { # KEY: a pass with nothing to keep
+	: 2>/dev/null >"$HC/$1" || true
+}
+# The tree as make check tests it: HEAD, uncommitted changes and files not
+# yet added (git diff HEAD leaves those out).
+tree_now_id() {
+	git -C "$MAIN" rev-parse 'HEAD^{tree}'
+	git -C "$MAIN" diff HEAD | sha256sum
+	(cd "$MAIN" && git ls-files -z -o --exclude-standard | xargs -0 -r sha256sum | sha256sum)
 }
 gcc_id=$("${CROSS}gcc" --version | head -n 1; "${CROSS}ld" --version | head -n 1)
 config_id=$(sha256sum <"$BUILD/out/.config")
@@ -203,7 +216,7 @@ if [ ${#commits[@]} -gt 1 ]; then
 			# build/out: ccache serves what the commit shares with it)
 			if ({ [ -z "$olddef" ] || kmake olddefconfig; } && KMAKE_ARGS="W=1 CC=$arm64_wrap" kmake Image) >"$H/$name.build.log" 2>&1; then
 				pass "builds_alone:$name"
-				: >"$HC/$key"
+				hc_mark "$key"
 			else
 				fail "builds_alone:$name" "see ${H#"$TOP"/}/$name.build.log"
 				tail -n 20 "$H/$name.build.log" >&2
@@ -221,7 +234,7 @@ if [ ${#commits[@]} -gt 1 ]; then
 		# (build/bisect/x86/out: the tree at ../../linux, as from build/x86/boot-out)
 		if x86_build "${OUT%/out}/x86/out" "$SRC" >"$H/$name.x86-build.log" 2>&1; then
 			pass "builds_alone_x86:$name"
-			: >"$HC/$key"
+			hc_mark "$key"
 		else
 			fail "builds_alone_x86:$name" "the x86_64 build of drivers/pci and drivers/iommu/{intel,amd} failed: see ${H#"$TOP"/}/$name.x86-build.log"
 			tail -n 20 "$H/$name.x86-build.log" >&2
@@ -238,8 +251,7 @@ fi
 if git -C "$MAIN" diff --quiet base HEAD -- drivers/pci/ats.c include/linux/pci-ats.h \
 	include/linux/pci.h drivers/iommu/intel drivers/iommu/amd; then
 	skip x86_iommu_builds "the series does not touch the PCI ATS core or the x86 IOMMU drivers"
-elif x86_key=$(cache_key x86_iommu_builds "$(git -C "$MAIN" rev-parse 'HEAD^{tree}')" \
-	"$(git -C "$MAIN" diff HEAD | sha256sum)" "$(sha256sum <"$TOP/configs/x86-boot.config")" \
+elif x86_key=$(cache_key x86_iommu_builds "$(tree_now_id)" "$(sha256sum <"$TOP/configs/x86-boot.config")" \
 	"$(gcc --version | head -n 1; ld --version | head -n 1)") && [ -f "$HC/$x86_key" ]; then
 	pass x86_iommu_builds "cached: this tree built for x86_64 before"
 else
@@ -265,7 +277,7 @@ else
 			fail x86_iommu_builds "W=1 warnings in touched files of the x86 build: see ${H#"$TOP"/}/x86-warnings.txt"
 		else
 			pass x86_iommu_builds
-			: >"$HC/$x86_key"
+			hc_mark "$x86_key"
 		fi
 	else
 		fail x86_iommu_builds "the x86_64 build of drivers/iommu/{intel,amd} failed: see ${H#"$TOP"/}/x86-build.log"
@@ -391,8 +403,7 @@ else
 	warnings base >"$H/warnings-base.txt"
 	hc_put "$H/warnings-base.txt" "warnings-$key"
 fi
-series_key=$(cache_key warnings-series "$(git -C "$MAIN" rev-parse 'HEAD^{tree}')" \
-	"$(git -C "$MAIN" diff HEAD | sha256sum)" "$config_id" "$objs_id" "$tools_id")
+series_key=$(cache_key warnings-series "$(tree_now_id)" "$config_id" "$objs_id" "$tools_id")
 if [ -f "$HC/warnings-$series_key" ]; then
 	cp "$HC/warnings-$series_key" "$H/warnings-series.txt"
 	echo "cached: $HC/warnings-$series_key" >"$H/warnings-series.log"

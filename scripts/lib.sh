@@ -28,10 +28,13 @@ JOBS=${JOBS:-$(nproc)}
 # or under XDG_CACHE_HOME): a second clone on the same machine, which is what
 # CI's clean clone of main is, starts warm. Nothing there is trusted blindly:
 # ccache checks its own entries, downloads are checked against base/*.conf
-# before use, and the verdicts kept there (hygiene/, mutants/: passes only)
-# are found only under a key naming everything they were computed from, the
-# harness's own files included. make clean leaves it; rm -rf removes it.
+# before use, the verdicts kept there (hygiene/, mutants/: passes only) are
+# found only under a key naming what they were computed from, the harness's
+# own files included (docs/check.md lists each key), and the ATS QEMU
+# (qemu-ats/) under its build stamp. make clean leaves it; rm -rf removes it.
 HARNESS_CACHE=${HARNESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/smmuv3-series}
+# (absolute: the scripts change directory)
+HARNESS_CACHE=$(realpath -m -- "$HARNESS_CACHE")
 export HARNESS_CACHE
 # ccache: one cache for all trees and clones; paths made relative to build/
 # (CCACHE_BASEDIR) so that worktrees and clones with the same layout hit the

@@ -22,12 +22,15 @@ killed=0 survived=0 from_cache=0
 
 # A mutant that was killed before by the same test, on the same kernel tree
 # (series and mutant: the tree id of build/extra/linux), with the same
-# harness (every tracked file of scripts/, guest/, configs/, base/, qemu/ and
-# tests/mutants/ as it is: the configuration, the guest programs, the pinned
-# QEMU and its patches, the list) and cross compiler, is not built and booted
+# harness (the tracked files of scripts/, guest/, configs/, base/, qemu/ and
+# tests/mutants/ as they are: the configuration, the guest programs, the
+# pinned QEMU and its patches, the list), cross compiler, environment of the
+# build and the boot (below) and, on the ats SMMU, the same QEMU source tree
+# (build/qemu-ats/src, work in progress included), is not built and booted
 # again: its verdict is kept in HARNESS_CACHE/mutants (lib.sh, outside the
 # clone, so that CI's new clone of a commit checked here finds it). Only kills
-# are kept. MUTANTS_CACHE=0 runs every mutant.
+# are kept, and not one whose console reports a timeout (a kill that load may
+# have caused). MUTANTS_CACHE=0 runs every mutant.
 MC=$HARNESS_CACHE/mutants
 # Work in progress: tree.sh (TREE_USE=1) makes build/extra/linux from
 # build/linux's HEAD, unexported commits included; its uncommitted changes are
@@ -39,9 +42,24 @@ if [ -n "$(git -C "$BUILD/linux" status --porcelain --untracked-files=no 2>/dev/
 	echo "SKIP mutants_uncommitted: $msg"
 fi
 mkdir -p "$MC"
-harness_id=$(cd "$TOP" && git ls-files -z scripts guest configs base qemu tests/mutants |
-	xargs -0 sha256sum | sha256sum | cut -c1-64)
+dirs=(scripts guest configs base qemu tests/mutants)
+harness_id=$(cd "$TOP" && { git ls-files -s -- "${dirs[@]}"; git diff HEAD -- "${dirs[@]}"; } | sha256sum | cut -c1-64)
 gcc_id=$("${CROSS}gcc" --version | head -n 1)
+env_id="GUEST_ARGS=${GUEST_ARGS:-} QEMU_EXTRA=${QEMU_EXTRA:-} SMP=${SMP:-} BOOT_TIMEOUT=${BOOT_TIMEOUT:-} CONFIGS=${CONFIGS:-} KMAKE_ARGS=${KMAKE_ARGS:-}"
+qemu_ats_id=
+if grep -qE '^[^#[:space:]]+[[:space:]]+ats[[:space:]]' "$list"; then
+	# (the ATS boots' QEMU, built now so that its source tree can be named)
+	"$TOP/scripts/qemu-build.sh" >"$D/qemu-build.log" 2>&1 ||
+		die "the QEMU of the ATS boots does not build" "see ${D#"$TOP"/}/qemu-build.log"
+	q=$BUILD/qemu-ats/src
+	qemu_ats_id="$(git -C "$q" rev-parse 'HEAD^{tree}') $(git -C "$q" diff HEAD | sha256sum)"
+fi
+# cache_put KEY VERDICT: never fatal (a full or read-only cache only costs time)
+cache_put() {
+	local t
+	t=$(mktemp "$MC/.put.XXXXXX" 2>/dev/null) || return 0
+	{ echo "$2" >"$t" && mv -f "$t" "$MC/$1"; } 2>/dev/null || rm -f "$t"
+}
 
 while read -r patch smmu want; do
 	case $patch in '' | '#'*) continue ;; esac
@@ -58,8 +76,9 @@ while read -r patch smmu want; do
 	verdict= cached=
 	if ! TREE_USE=1 EXTRA_PATCHES=$TOP/tests/mutants/$patch "$TOP/scripts/tree.sh" >"$l/tree.log" 2>&1; then
 		verdict="FAIL mutant:$name: does not apply ($(grep -m1 -iE 'error|patch' "$l/tree.log" | cut -c1-160))"
-	elif key=$(printf '%s\n' "$harness_id" "$gcc_id" "$patch $smmu $want" \
-		"$(git -C "$BUILD/extra/linux" rev-parse 'HEAD^{tree}')" | sha256sum | cut -c1-40) &&
+	elif key=$(printf '%s\n' "$harness_id" "$gcc_id" "$env_id" "$patch $smmu $want" \
+		"$(git -C "$BUILD/extra/linux" rev-parse 'HEAD^{tree}')" \
+		"$([ "$smmu" != ats ] || echo "$qemu_ats_id")" | sha256sum | cut -c1-40) &&
 		[ "${MUTANTS_CACHE:-1}" = 1 ] && [ -s "$MC/$key" ]; then
 		verdict="$(cat "$MC/$key"), cached: killed before on this tree with this harness"
 		cached=1
@@ -109,7 +128,9 @@ while read -r patch smmu want; do
 		fi
 	fi
 	case $cached$verdict in "PASS mutant:$name (killed: "*)
-		echo "$verdict" >"$MC/.$key.$$" && mv -f "$MC/.$key.$$" "$MC/$key" ;;
+		# ("CPU features: detected: WFx with timeout" is in every console)
+		grep -v 'CPU features:' "$l/console.txt" 2>/dev/null | grep -qiE 'timeout|timed out' ||
+			cache_put "$key" "$verdict" ;;
 	esac
 	echo "$verdict" | tee -a "$D/results"
 	case $verdict in PASS*) killed=$((killed + 1)) ;; *) survived=$((survived + 1)) ;; esac

@@ -186,16 +186,26 @@ cp "$TOP/qemu/devices.mak" "$SRC/configs/devices/aarch64-softmmu/harness.mak"
 # copies it instead of building QEMU again from ccache; the three newest
 # stamps are kept. Work in progress is never taken from, nor put there.
 QC=$HARNESS_CACHE/qemu-ats
-if ! wip_in_tree && [ -x "$QC/$stamp/qemu-system-aarch64" ]; then
-	mkdir -p "$OUTQ"
-	cp "$QC/$stamp/qemu-system-aarch64" "$bin.$$" && mv -f "$bin.$$" "$bin"
-	"$bin" -L "$BUILD/qemu10/root/usr/share/qemu" -device ats-testdev,help >/dev/null 2>&1 ||
-		die "the cached QEMU ($QC/$stamp) does not run or has no ats-testdev" \
-			"remove that directory and run again: QEMU is then built here"
-	echo "$stamp" >"$Q/stamp"
-	ok "QEMU with $(qseries | wc -l) patch(es): the binary built before, from ${QC/#"$HOME"/\~}/${stamp:0:12}"
-	echo "$bin"
-	exit 0
+mkdir -p "$QC"
+# (another clone may be pruning: the copy, the put and the prune under a lock)
+exec 8>"$QC/.lock"
+copied=
+if ! wip_in_tree && flock 8 && [ -x "$QC/$stamp/qemu-system-aarch64" ] && mkdir -p "$OUTQ" &&
+	cp "$QC/$stamp/qemu-system-aarch64" "$bin.$$" && mv -f "$bin.$$" "$bin"; then
+	copied=1
+	touch "$QC/$stamp" 2>/dev/null || true
+fi
+flock -u 8
+rm -f "$bin.$$"
+if [ -n "$copied" ]; then
+	if "$bin" -L "$BUILD/qemu10/root/usr/share/qemu" -device ats-testdev,help >/dev/null 2>&1; then
+		echo "$stamp" >"$Q/stamp"
+		ok "QEMU with $(qseries | wc -l) patch(es): the binary built before, from ${QC/#"$HOME"/\~}/${stamp:0:12}"
+		echo "$bin"
+		exit 0
+	fi
+	warn "the QEMU binary of ${QC/#"$HOME"/\~}/${stamp:0:12} does not run here (or has no ats-testdev): building it"
+	rm -f "$bin"
 fi
 
 export PYTHONPATH=$TOOLS/usr/lib/python3/dist-packages${PYTHONPATH:+:$PYTHONPATH}
@@ -227,12 +237,15 @@ nice -n "${BUILD_NICE:-0}" ninja -C "$OUTQ" -j"$JOBS" qemu-system-aarch64 >>"$lo
 	die "the QEMU built has no ats-testdev" "is CONFIG_ATS_TESTDEV in qemu/devices.mak?"
 if ! wip_in_tree; then
 	echo "$stamp" >"$Q/stamp"
-	mkdir -p "$QC/$stamp"
-	cp "$bin" "$QC/$stamp/.qemu-system-aarch64.$$" &&
-		mv -f "$QC/$stamp/.qemu-system-aarch64.$$" "$QC/$stamp/qemu-system-aarch64"
-	touch "$QC/$stamp"
-	# shellcheck disable=SC2012 # names are stamps (hex)
-	ls -1t "$QC" | tail -n +4 | while read -r old; do rm -rf "${QC:?}/$old"; done
+	# keep the binary for other clones (never fatal: a full cache costs time)
+	(
+		flock 8
+		mkdir -p "$QC/$stamp" && cp "$bin" "$QC/$stamp/.qemu-system-aarch64.$$" &&
+			mv -f "$QC/$stamp/.qemu-system-aarch64.$$" "$QC/$stamp/qemu-system-aarch64" &&
+			touch "$QC/$stamp"
+		# shellcheck disable=SC2012 # names are stamps (hex)
+		ls -1t "$QC" | tail -n +4 | while read -r old; do rm -rf "${QC:?}/$old"; done
+	) 2>/dev/null || true
 fi
 ok "QEMU with $(qseries | wc -l) patch(es) built in $((SECONDS - t0)) s"
 echo "$bin"
